@@ -10,3 +10,4 @@ void hmt_hints_note_free(CUdeviceptr base, size_t bytes) { (void)base; (void)byt
 int hmt_hints_tier_of(CUdeviceptr addr, size_t len) { (void)addr; (void)len; return -1; }
 int hmt_hints_tensor_at(CUdeviceptr addr, CUdeviceptr *start, size_t *len, int *tier)
 { (void)addr; (void)start; (void)len; (void)tier; return 0; }
+void hmt_hints_stats_json(void *root) { (void)root; }

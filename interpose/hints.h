@@ -28,4 +28,8 @@ int hmt_hints_tier_of(CUdeviceptr addr, size_t len);
 /* The tagged tensor containing addr: sets *start, *len, *tier and returns 1; 0 if untagged. */
 int hmt_hints_tensor_at(CUdeviceptr addr, CUdeviceptr *start, size_t *len, int *tier);
 
+/* Adds the hints room's fields to the HMT_STATS JSON object (stats.c calls it at exit):
+ * tagging counters and, with HMT_STATS_TENSORS=1, a "tensors" array. `root` is a cJSON*. */
+void hmt_hints_stats_json(void *root);
+
 #endif
