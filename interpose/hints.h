@@ -6,18 +6,26 @@
 
 #include <cuda.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Tiers, hottest first. Extra emulated tiers (e.g. CXL) get ids after SSD. */
 enum { HMT_TIER_HBM = 0, HMT_TIER_CPU = 1, HMT_TIER_SSD = 2, HMT_TIER_MAX = 8 };
 
-/* Loads HMT_HINTS (either format) once. 0: loaded or none set; -errno: invalid file (hmt then
- * runs as pass-through, or aborts start-up when HMT_STRICT=1). */
+/* Loads HMT_HINTS (either format) once; every other function calls it lazily too, so
+ * calling it early (at start-up, after options) only moves the error message forward.
+ * 0: loaded or none set; -errno: unreadable or invalid file: one error line, then hmt runs
+ * without hints (pass-through for naming), or with HMT_STRICT=1 the process exits(1) there:
+ * an injected library has no error path the program would notice, and making cuInit fail
+ * would only make frameworks fall back to CPU silently. */
 int hmt_hints_init(void);
-/* 1 when a hints file is loaded. */
+/* 1 when tagging is on: a structured hints file with at least one tensor is loaded. A flat
+ * {"module": tier} file loads (reported in stats) but cannot name memory: 0. */
 int hmt_hints_active(void);
 
 /* A host->device copy of `bytes` from host `src` to device `dst` is being enqueued (sync or
- * async, any variant). May tag [dst, dst+bytes) with a tensor's name and tier. */
+ * async, any variant). May tag [dst, dst+bytes) with a tensor's name and tier. Call it once
+ * the driver accepted the copy (src is then known readable): on a size match it reads the
+ * first min(bytes, 64 KiB) of src to fingerprint them. */
 void hmt_hints_note_htod(CUdeviceptr dst, const void *src, size_t bytes);
 /* Allocation events (order fallback; tags die with their memory). */
 void hmt_hints_note_alloc(CUdeviceptr base, size_t bytes);
@@ -28,8 +36,27 @@ int hmt_hints_tier_of(CUdeviceptr addr, size_t len);
 /* The tagged tensor containing addr: sets *start, *len, *tier and returns 1; 0 if untagged. */
 int hmt_hints_tensor_at(CUdeviceptr addr, CUdeviceptr *start, size_t *len, int *tier);
 
+/* Residency's movement notes, for per-tensor and per-tier stats: [addr, addr+bytes) was
+ * brought onto the GPU (fault in or prefetch of an evicted chunk), or evicted from it. */
+void hmt_hints_note_fault(CUdeviceptr addr, size_t bytes);
+void hmt_hints_note_evict(CUdeviceptr addr, size_t bytes);
+
+/* Name of the tagged tensor containing addr (valid for the life of the process), or NULL. */
+const char *hmt_hints_name_at(CUdeviceptr addr);
+/* Largest device size of any CPU/SSD-tier tensor (staging-window default), 0 without hints. */
+uint64_t hmt_hints_largest_cold(void);
+/* "HBM", "CPU", "SSD" or an extra tier's name from the hints file. */
+const char *hmt_hints_tier_name(int tier);
+
 /* Adds the hints room's fields to the HMT_STATS JSON object (stats.c calls it at exit):
  * tagging counters and, with HMT_STATS_TENSORS=1, a "tensors" array. `root` is a cJSON*. */
 void hmt_hints_stats_json(void *root);
+/* Fields it adds, under root["hints"]: path, format ("hmt-tier-hints" | "flat" | "invalid"),
+ * active, hinted_tensors, duplicates, skipped, tagged_tensors (hinted tensors ever tagged),
+ * tagged_bytes (their device bytes), tagged_by_fingerprint, tagged_by_order (how each was
+ * named last, counting live tags first), never_loaded, htod_bytes, untagged_bytes (bytes of
+ * host->device copies that named no tensor), tiers{NAME: {hinted_*, tagged_*, resident_bytes,
+ * evicted_bytes, faults}}, and with HMT_STATS_TENSORS=1 tensors[{name, module, tier, named,
+ * dtype, bytes, addr, live, faults, bytes_in, evictions, bytes_out}] in state-dict order. */
 
 #endif
