@@ -280,7 +280,7 @@ static int do_global(pk *k, const char *mod, const char *name)
     for (size_t i = 0; i < sizeof(storage_types) / sizeof(*storage_types); i++)
         ok |= strcmp(full, storage_types[i].name) == 0;
     if (!ok) {
-        char msg[300];
+        char msg[400];
         snprintf(msg, sizeof(msg), "refused GLOBAL '%s' (not a tensor, storage or container type)", full);
         return fail(k, msg);
     }
