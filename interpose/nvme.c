@@ -537,6 +537,11 @@ static void op_finish(struct nvme_batch *b, unsigned i)
  * <0 failed. Shared by io_uring and the thread pool. */
 static int op_account(struct nvme_batch *b, struct nvme_op *op, long res)
 {
+    /* Test-only injection, applied to the completion so the real error path runs. */
+    if (res >= 0 && b->d == DIR_WRITE && g.fail_write)
+        res = -ENOSPC;
+    if (res >= 0 && b->d == DIR_READ && g.fail_read)
+        res = -EIO;
     if (res == -EINTR || res == -EAGAIN)
         return 0;
     if (res == -EINVAL && g.direct && op->done == 0) {
@@ -780,10 +785,6 @@ int hmt_nvme_write(unsigned n, void *const bufs[], size_t bytes, int64_t slots_o
     for (unsigned i = 0; i < n; i++) {
         errs[i] = 0;
         slots_out[i] = -1;
-        if (g.fail_write) {
-            errs[i] = -ENOSPC;
-            continue;
-        }
         if (direct && (((uintptr_t)bufs[i] | bytes) & (NVME_ALIGN - 1))) {
             errs[i] = -EINVAL;
             continue;
@@ -866,8 +867,6 @@ int hmt_nvme_read(unsigned n, void *const bufs[], size_t bytes, const int64_t sl
         errs[i] = 0;
         if (slots[i] < 0 || slots[i] >= hwm)
             errs[i] = -EINVAL;
-        else if (g.fail_read)
-            errs[i] = -EIO;
         else if (direct && (((uintptr_t)bufs[i] | bytes) & (NVME_ALIGN - 1)))
             errs[i] = -EINVAL;
         ops[i] = (struct nvme_op){ .buf = bufs[i], .off = (off_t)slots[i] * (off_t)g.slot_bytes,
