@@ -742,7 +742,10 @@ static int run_batch(struct nvme_batch *b)
     if (r) {
         uring_batch(r, b);
     } else {
-        HMT_WARN_ONCE("spill file I/O through a pread/pwrite thread pool");
+        /* A refused io_uring was announced by ring_get; say why in the other cases. */
+        if (!atomic_load(&uring_dead))
+            HMT_WARN_ONCE("spill file I/O through a pread/pwrite thread pool (%s)",
+                          (g.fallback & FB_THREADS) ? "HMT_TEST_NVME_FALLBACK" : "no io_uring for this thread");
         pool_batch(b);
     }
     busy_end(b->d);
