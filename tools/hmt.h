@@ -1,0 +1,97 @@
+/* hmt.h — what the files of the `hmt` command share.
+ *
+ * `hmt` is the user's entry point: it runs programs under libhmt.so (run), runs the
+ * analyzer (analyze), times a program with and without hmt (bench) and runs the shipped
+ * demonstration (demo). It never links libhmt or a libcuda itself; it only prepares an
+ * environment and execs or spawns, so it works the same on a GPU machine and without one.
+ */
+#ifndef HMT_TOOLS_HMT_H
+#define HMT_TOOLS_HMT_H
+
+#include <stddef.h>
+
+/* ---- where the other pieces are (paths.c) -------------------------------------------- */
+/* Absolute paths, "" when not found. Looked up beside this executable: first as in the
+ * build tree it was built in, then as installed (bin/ + lib/ + share/hmt/). */
+struct hmt_paths {
+    char libhmt[4096];      /* libhmt.so */
+    char sim_dir[4096];     /* folder holding the simulated libcuda.so.1 */
+    char analyze[4096];     /* hmt-analyze */
+    char gpt2[4096];        /* hmt-gpt2 */
+    char ckpt[4096];        /* the shipped real checkpoint (nanogpt-small/ckpt.pt) */
+};
+void hmt_paths_find(struct hmt_paths *p);
+
+/* ---- hmt run options, shared by run, bench and demo (runenv.c) ----------------------- */
+struct hmt_run_opts {
+    const char *hints, *mode, *hbm_limit, *nvme_dir, *stats, *tier_spec, *emulate;
+    const char *device;     /* auto | sim | gpu */
+    int verbose;
+};
+/* Parses one run option at argv[*i] (advancing *i past its value). 1 if it was one, 0 if
+ * not, -1 on a bad value (message printed). */
+int hmt_run_opt_parse(struct hmt_run_opts *o, int argc, char **argv, int *i);
+/* Help lines for the run options. */
+extern const char hmt_run_opts_help[];
+
+/* 1 when a real NVIDIA driver is usable here: /dev/nvidia0 exists and libcuda.so.1 loads
+ * and is not the sim. */
+int hmt_have_gpu(void);
+
+/* Sets this process's environment for a child: with `with_hmt`, the HMT_* variables from o
+ * and LD_PRELOAD=libhmt.so (prepended); always, when no GPU (or --device sim), the sim's
+ * folder first on LD_LIBRARY_PATH, said in one line on stderr unless `quiet`. With
+ * !with_hmt, HMT_* variables and libhmt are removed so that a baseline is really without
+ * hmt. 0, or -1 with a message. */
+int hmt_prepare_env(const struct hmt_run_opts *o, const struct hmt_paths *p, int with_hmt,
+                    int quiet);
+
+/* ---- timed runs (bench.c) ---------------------------------------------------------------- */
+/* What one run of a workload printed. */
+struct hmt_run_result {
+    double *lat_ms;         /* per-token wall latency, from "@token ... wall_ms=X" lines */
+    double *gpu_ms;         /* per-token GPU time (gpu_ms=), NaN where absent */
+    size_t n, cap;
+    char text[8192];        /* "text:" or "tokens:" line, without the key */
+    char logits[64];        /* "logits_xxh64:" value */
+    int status;             /* exit status (0 ok), or -1 when it did not start */
+    /* from HMT_STATS, when hmt ran (-1 = absent) */
+    double bytes_evicted, bytes_faulted, evictions, faults, stall_ms, emulated_ms;
+    double emulated_bytes, peak_resident_bytes, managed_bytes;
+};
+
+/* Spawns argv in the environment hmt_prepare_env(o, p, with_hmt, quiet) makes (plus
+ * HMT_BENCH_LINES=1), collects its stdout (echoed to stderr when echo, @token lines
+ * excepted) and parses it. stats_path: with hmt, the HMT_STATS file to use and read. */
+int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_paths *p,
+                    int with_hmt, int quiet, const char *stats_path, int echo,
+                    struct hmt_run_result *r);
+void hmt_run_result_free(struct hmt_run_result *r);
+
+/* One configuration's pooled measurements and summary. */
+struct hmt_config_summary {
+    const char *name;
+    double *lat_ms;
+    size_t n;
+    double mean, median, p95, p99, tokens_per_s, gpu_mean;
+    double overhead_pct, throughput_pct;   /* against the first configuration */
+    double bytes_moved, evictions, faults, stall_ms, emulated_ms;   /* per run, -1 = n/a */
+    char text[8192], logits[64];
+    int same_output;        /* text and hash equal to the first configuration's */
+    int runs, failed;
+};
+void hmt_summary_add(struct hmt_config_summary *s, const struct hmt_run_result *r);
+void hmt_summary_finish(struct hmt_config_summary *s, const struct hmt_config_summary *base);
+void hmt_summary_free(struct hmt_config_summary *s);
+/* Prints the A/B table of n configurations, the first being the baseline. */
+void hmt_print_table(const struct hmt_config_summary *s, size_t n);
+/* Writes the configurations as JSON to path; 0 or -1 with a message. */
+int hmt_write_json(const char *path, const struct hmt_config_summary *s, size_t n,
+                   const char *const *cmd);
+
+int hmt_cmd_run(int argc, char **argv);
+int hmt_cmd_bench(int argc, char **argv);
+int hmt_cmd_demo(int argc, char **argv);
+int hmt_cmd_analyze(int argc, char **argv);
+
+#endif
