@@ -21,6 +21,7 @@
 #include "nvme.h"
 #include "internal.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -918,6 +919,20 @@ void hmt_nvme_get_stats(struct hmt_nvme_stats *out)
     out->slots_total = (uint64_t)g.file_slots;
     out->fallback = fallback_name(g.fallback);
     pthread_mutex_unlock(&g.lock);
+}
+
+void hmt_nvme_stats_json(void *root)
+{
+    pthread_mutex_lock(&g.lock);
+    int inited = g.inited && !g.init_rc;
+    pthread_mutex_unlock(&g.lock);
+    if (!root || !inited)
+        return;
+    struct hmt_nvme_stats st;
+    hmt_nvme_get_stats(&st);
+    cJSON_AddNumberToObject(root, "nvme_write_gbps", st.write_gbps);
+    cJSON_AddNumberToObject(root, "nvme_read_gbps", st.read_gbps);
+    cJSON_AddStringToObject(root, "nvme_fallback", st.fallback);
 }
 
 void hmt_nvme_shutdown(void)

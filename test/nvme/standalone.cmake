@@ -13,5 +13,5 @@ if(NOT TARGET hmt_nvme_standalone)
               ${CMAKE_SOURCE_DIR}/test/nvme/shim.c)
   target_include_directories(hmt_nvme_standalone PUBLIC ${CMAKE_SOURCE_DIR}/interpose
                              ${HMT_CUDA_INCLUDE} ${_nvme_defs})
-  target_link_libraries(hmt_nvme_standalone PUBLIC PkgConfig::URING Threads::Threads)
+  target_link_libraries(hmt_nvme_standalone PUBLIC PkgConfig::URING PkgConfig::CJSON Threads::Threads)
 endif()
