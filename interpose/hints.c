@@ -560,9 +560,25 @@ static void hint_lost_tag(const struct tag *t)
     }
 }
 
+/* A hint that lost a tag but keeps others is reported at a surviving one (the cast-on-device
+ * case: the staging buffer's fingerprint tag dies, the destination's order tag stays). */
+static void hint_relink(uint32_t hint)
+{
+    struct hint *h = &H.h[hint];
+    for (size_t i = ntags; i-- > 0;)
+        if (tags[i].hint == hint && (tags[i].method == NAMED_FINGERPRINT || !h->live_fp)) {
+            h->last_addr = tags[i].start;
+            h->tagged_bytes = tags[i].end - tags[i].start;
+            h->last_var = tags[i].var;
+            return;
+        }
+}
+
 /* Removes tags overlapping [lo, hi), except one exactly equal to it when keep_exact. Write lock. */
 static void tags_remove(CUdeviceptr lo, CUdeviceptr hi, int keep_exact)
 {
+    uint32_t relink[16];
+    int nrelink = 0;
     size_t j = tag_lower(lo), w = j;
     for (; j < ntags && tags[j].start < hi; j++) {
         if (keep_exact && tags[j].start == lo && tags[j].end == hi) {
@@ -570,12 +586,17 @@ static void tags_remove(CUdeviceptr lo, CUdeviceptr hi, int keep_exact)
             continue;
         }
         hint_lost_tag(&tags[j]);
+        const struct hint *h = &H.h[tags[j].hint];
+        if ((h->live_fp || h->live_order) && nrelink < 16)
+            relink[nrelink++] = tags[j].hint;
     }
     if (w != j) {
         memmove(&tags[w], &tags[j], (ntags - j) * sizeof *tags);
         ntags -= j - w;
         atomic_store_explicit(&ntags_pub, ntags, memory_order_release);
     }
+    for (int k = 0; k < nrelink; k++)
+        hint_relink(relink[k]);
 }
 
 static int any_overlap(CUdeviceptr lo, CUdeviceptr hi, int except_exact)
