@@ -1,0 +1,161 @@
+/* door_dlsym.c — door 2: dlsym, for programs that dlopen libcuda.so.1 and look names up.
+ *
+ * Exported as dlsym@GLIBC_2.34 (what programs built on glibc >= 2.34 bind to) and as
+ * dlsym@<base version> (GLIBC_2.2.5 on x86-64, GLIBC_2.17 on aarch64: older binaries),
+ * see libhmt.map. The real one is libc's own, taken with dlvsym from libc.so.6 (libdl.so.2
+ * on older glibc), never via RTLD_NEXT: with two copies of libhmt loaded that would chain
+ * one copy into the other and run every handler twice.
+ *
+ * Caller-relative lookups. glibc resolves RTLD_NEXT (and the scope of RTLD_DEFAULT) from the
+ * return address of the dlsym call. So every lookup we do not redirect is a *tail call* into
+ * libc's dlsym: the return address it sees is the program's, and the answer, dlerror() state
+ * included, is exactly what it would be without us. Only exact names of hooks.def rows
+ * (binary search, never a "cu" prefix test: cudnnCreate is not a driver function) are looked
+ * at, and only for three kinds of handle:
+ *   - the driver's handle (what dlopen("libcuda.so.1") returns): explicit-handle lookups do
+ *     not depend on the caller, so we look up, and a driver pointer becomes our wrapper;
+ *   - RTLD_DEFAULT: the first global definition is our own export (we are preloaded), so we
+ *     answer what the program would get without us: the next definition after libhmt; if
+ *     that is the driver's, our wrapper; if there is none, NULL (with dlerror set);
+ *   - RTLD_NEXT: we find the caller's object (dladdr1) and walk the objects loaded after it
+ *     (link_map order), taking the first that defines the name itself. This models glibc's
+ *     search for objects loaded at start; for RTLD_LOCAL objects loaded later it may differ,
+ *     which only matters for these names. If nothing is found, the tail call answers.
+ * A redirect happens only when the real lookup found the symbol. The path takes no lock of
+ * ours and does not allocate or log (glibc's own dladdr/dlsym lock internally, as dlsym does).
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stddef.h>
+
+#if defined(__x86_64__)
+#define HMT_GLIBC_BASE "GLIBC_2.2.5"
+#elif defined(__aarch64__)
+#define HMT_GLIBC_BASE "GLIBC_2.17"
+#else
+#error "libhmt: set the base glibc symbol version of dlsym for this architecture"
+#endif
+
+typedef void *(*dlsym_fn)(void *, const char *);
+static dlsym_fn _Atomic libc_dlsym;
+
+static dlsym_fn find_libc_dlsym(void)
+{
+    static const struct { const char *lib, *ver; } where[] = {
+        { "libc.so.6", "GLIBC_2.34" },          /* glibc >= 2.34: dlsym lives in libc */
+        { "libdl.so.2", HMT_GLIBC_BASE },       /* older glibc */
+    };
+    dlsym_fn f = NULL;
+    for (size_t i = 0; !f && i < sizeof where / sizeof where[0]; i++) {
+        void *h = dlopen(where[i].lib, RTLD_LAZY | RTLD_NOLOAD);
+        if (!h)
+            continue;
+        f = (dlsym_fn)dlvsym(h, "dlsym", where[i].ver);
+        dlclose(h);   /* drop the reference NOLOAD took; libc is never unloaded */
+    }
+    if (!f)   /* last resort: whatever follows us (fine unless libhmt is loaded twice) */
+        f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", HMT_GLIBC_BASE);
+    atomic_store_explicit(&libc_dlsym, f, memory_order_release);
+    return f;
+}
+
+static inline dlsym_fn get_libc_dlsym(void)
+{
+    dlsym_fn f = atomic_load_explicit(&libc_dlsym, memory_order_acquire);
+    return HMT_LIKELY(f != NULL) ? f : find_libc_dlsym();
+}
+
+void *hmt_libc_dlsym(void *handle, const char *name)
+{
+    return get_libc_dlsym()(handle, name);
+}
+
+__attribute__((constructor(101))) static void dlsym_init(void)
+{
+    get_libc_dlsym();
+}
+
+/* "Let libc answer": the entry points tail-call libc's dlsym. */
+static char pass_marker;
+#define PASS ((void *)&pass_marker)
+
+static void *redirected(void *p)
+{
+    void *w = hmt_wrapper_for(p);
+    if (!w)
+        return p;
+    HMT_STAT_ADD(door_dlsym_redirects, 1);
+    return w;
+}
+
+static void *next_after(const void *caller, const char *name, int id)
+{
+    Dl_info info;
+    struct link_map *lm = NULL;
+    if (!dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+        return PASS;
+    for (struct link_map *m = lm->l_next; m; m = m->l_next) {
+        void *p = hmt_libc_dlsym(m, name);   /* m and its dependencies ... */
+        struct link_map *pm = NULL;
+        if (!p || !dladdr1(p, &info, (void **)&pm, RTLD_DL_LINKMAP) || pm != m)
+            continue;                        /* ... but only m's own definition counts */
+        dlerror();                           /* our failed probes must not leak into dlerror() */
+        return p == hmt_wrappers[id] ? p : redirected(p);
+    }
+    return PASS;
+}
+
+__attribute__((always_inline)) static inline void *decide(void *handle, const char *name,
+                                                          const void *caller)
+{
+    int special = handle == RTLD_DEFAULT || handle == RTLD_NEXT;
+    if (!special && atomic_load_explicit(&hmt_driver_ready, memory_order_acquire) &&
+        handle != hmt_driver_handle)
+        return PASS;                   /* the common case: someone else's library */
+    if (!name)
+        return PASS;
+    int id = hmt_hook_find(name);
+    if (id < 0)
+        return PASS;
+    if (hmt_driver_init() != 0 || hmt_passthrough())
+        return PASS;
+    if (handle == RTLD_NEXT)
+        return next_after(caller, name, id);
+    if (handle == RTLD_DEFAULT) {
+        void *p = hmt_libc_dlsym(RTLD_DEFAULT, name);
+        if (!p)
+            return PASS;
+        if (p == hmt_wrappers[id]) {
+            /* Our export shadows the rest: answer what the program sees without us. */
+            p = hmt_libc_dlsym(RTLD_NEXT, name);
+            if (!p)
+                return NULL;
+        }
+        return redirected(p);
+    }
+    if (handle != hmt_driver_handle)
+        return PASS;
+    void *p = hmt_libc_dlsym(handle, name);
+    return p ? redirected(p) : NULL;
+}
+
+/* The two exported entry points. Each must end in a real tail call (jmp) so that libc sees
+ * the program's return address; test interpose_dlsym_next checks it. optimize("O2") keeps
+ * the sibling call in -O0 builds. */
+#define HMT_DLSYM_ENTRY(fn)                                                                 \
+    __attribute__((visibility("default"), optimize("O2", "omit-frame-pointer")))            \
+    void *fn(void *handle, const char *name);                                               \
+    void *fn(void *handle, const char *name)                                                \
+    {                                                                                       \
+        void *r = decide(handle, name, __builtin_return_address(0));                        \
+        if (r != PASS)                                                                      \
+            return r;                                                                       \
+        return get_libc_dlsym()(handle, name);                                              \
+    }
+HMT_DLSYM_ENTRY(hmt_dlsym_base)
+HMT_DLSYM_ENTRY(hmt_dlsym_234)
+__asm__(".symver hmt_dlsym_base, dlsym@" HMT_GLIBC_BASE);
+__asm__(".symver hmt_dlsym_234, dlsym@@GLIBC_2.34");
