@@ -16,6 +16,9 @@
  *   invalid      unreadable and malformed files: one error line each, hints inactive
  *   strict       invalid file with HMT_STRICT=1: the process exits 1 with one error line
  *   rank         {rank} in HMT_HINTS expands to $RANK, else $LOCAL_RANK
+ *   threads      writers tag and free their own regions while readers query all of them:
+ *                readers only ever see whole, correctly placed tensors (run it under
+ *                HMT_SANITIZE=thread to check the locking itself)
  */
 #define _GNU_SOURCE
 #include "hints.h"
@@ -27,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -442,6 +447,71 @@ static int sc_strict(const char *dir)
     return 0;
 }
 
+#define REGION (16ull << 20)
+#define NWRITERS 3
+static atomic_int stop, reader_errors;
+static size_t layout_off[NT], layout_bytes[NT];
+
+static void *writer(void *arg)
+{
+    CUdeviceptr base = BASE + (uintptr_t)arg * REGION;
+    for (int it = 0; it < 300; it++) {
+        hmt_hints_note_alloc(base, REGION);
+        for (size_t i = 0; i < NT; i++)
+            hmt_hints_note_htod(base + layout_off[i], T[i].f32, layout_bytes[i]);
+        for (size_t i = 0; i < NT; i++)
+            if (!hmt_hints_name_at(base + layout_off[i]))
+                atomic_fetch_add(&reader_errors, 1);
+        hmt_hints_note_free(base, REGION);
+    }
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop))
+        for (int w = 0; w < NWRITERS; w++)
+            for (size_t i = 0; i < NT; i++) {
+                /* h.0/h.1 ln_1.weight hold equal bytes: with several copies of the model
+                 * alive either name is right, so only their extent is checked */
+                int twin = T[i].fill == 2;
+                CUdeviceptr a = BASE + (CUdeviceptr)w * REGION + layout_off[i] + layout_bytes[i] / 2, st;
+                size_t len;
+                int tier;
+                if (hmt_hints_tensor_at(a, &st, &len, &tier) &&
+                    (st != a - layout_bytes[i] / 2 || len != layout_bytes[i] || (!twin && tier != tier_code(T[i].tier))))
+                    atomic_fetch_add(&reader_errors, 1);
+                int t = hmt_hints_tier_of(a, 1);
+                if (t != -1 && !twin && t != tier_code(T[i].tier))
+                    atomic_fetch_add(&reader_errors, 1);
+            }
+    return NULL;
+}
+
+static int sc_threads(void)
+{
+    size_t off = 0;
+    for (size_t i = 0; i < NT; i++) {
+        layout_off[i] = off;
+        layout_bytes[i] = T[i].numel * 4;
+        off += (layout_bytes[i] + 511) / 512 * 512;
+    }
+    pthread_t w[NWRITERS], r[2];
+    for (uintptr_t k = 0; k < NWRITERS; k++)
+        pthread_create(&w[k], NULL, writer, (void *)k);
+    for (int k = 0; k < 2; k++)
+        pthread_create(&r[k], NULL, reader, NULL);
+    for (int k = 0; k < NWRITERS; k++)
+        pthread_join(w[k], NULL);
+    atomic_store(&stop, 1);
+    for (int k = 0; k < 2; k++)
+        pthread_join(r[k], NULL);
+    CHECK(atomic_load(&reader_errors) == 0, "%d inconsistent answers", atomic_load(&reader_errors));
+    CHECK(hmt_hints_tier_of(BASE, NWRITERS * REGION) == -1, "tags left after every free");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -515,6 +585,7 @@ int main(int argc, char **argv)
         else if (!strcmp(sc, "order")) sc_order();
         else if (!strcmp(sc, "lifetime")) sc_lifetime();
         else if (!strcmp(sc, "dup")) sc_dup(dir);
+        else if (!strcmp(sc, "threads")) sc_threads();
         else {
             fprintf(stderr, "unknown scenario %s\n", sc);
             return 1;
