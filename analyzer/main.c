@@ -122,7 +122,7 @@ static void print_table(const hmt_ckpt *c, const opts *o, const double *score, c
     printf("%zu tensors (%zu keys), %zu modules, %s; signal %s, by %s (hbm %s, cpu %s), per %s\n",
            c->np, c->weights->n, c->nm, tb, hmt_signal_name(o->signal), hmt_by_name(o->by), hb, cb,
            o->per_module ? "module" : "tensor");
-    printf("%-4s %8s %12s %7s  %-23s\n", "tier", "tensors", "bytes", "share", "score range");
+    printf("%-4s %8s %12s %7s  %s\n", "tier", "tensors", "bytes", "share", "score range");
     for (int t = 0; t < HMT_TIER_COUNT; t++) {
         size_t n = 0;
         uint64_t b = 0;
