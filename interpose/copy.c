@@ -1,0 +1,371 @@
+/* copy.c — cuMemcpy* / cuMemset* handlers: every variant that can name device memory.
+ *
+ * Decision (RESIDENCY.md): a copy or fill that touches non-resident chunks faults them in
+ * first, for reads and writes alike, then runs as the program asked. One rule for every
+ * direction keeps the host copy of an evicted chunk from ever being a second, diverging
+ * source of truth, and makes overlapping ranges (src and dst in the same allocation) need
+ * nothing special: both ranges are resident and pinned while the driver copies. Only the
+ * touched chunks are brought in (2D/3D extents are computed), not whole allocations.
+ * Sync variants are ordered on the legacy default stream (the per-thread stream for _ptds),
+ * where the driver runs them, so the fence after them is recorded there.
+ * Every host->device path tells the hints room what it copies (hmt_hints_note_htod). */
+#include <string.h>
+#include "residency.h"
+#include "hints.h"
+
+#define SYNC_STREAM(real, ptds_name) \
+    ((void *)(real) == (void *)hmt_real.ptds_name ? CU_STREAM_PER_THREAD : (CUstream)NULL)
+#define ASYNC_STREAM(real, ptsz_name, s) \
+    (((s) == NULL && (void *)(real) == (void *)hmt_real.ptsz_name) ? CU_STREAM_PER_THREAD : (s))
+
+/* Runs `call` with the ranges added by `add` faulted in, pinned and fenced. */
+#define RUN_COPY(stream, add, call) do {                                                 \
+        if (!hmt_engaged || !hmt_space_maybe_any()) return call;                         \
+        struct hmt_op op_;                                                               \
+        hmt_op_init(&op_, (stream), 0);                                                  \
+        struct hmt_op *op = &op_;                                                        \
+        add;                                                                             \
+        (void)op;                                                                        \
+        if (!op_.nranges) { hmt_op_free(&op_); return call; }                            \
+        CUresult r_ = hmt_op_prepare(&op_);                                              \
+        if (r_ == CUDA_SUCCESS) r_ = call;                                               \
+        hmt_op_finish(&op_, r_ == CUDA_SUCCESS);                                         \
+        hmt_op_free(&op_);                                                               \
+        return r_;                                                                       \
+    } while (0)
+
+/* 1 when p is host memory (not device memory of any kind we or the driver know). */
+static int is_host_ptr(CUdeviceptr p)
+{
+    if (hmt_space_maybe(p)) {
+        pthread_mutex_lock(&hmt_map_lock);
+        int managed = hmt_space_find(p) != NULL;
+        pthread_mutex_unlock(&hmt_map_lock);
+        if (managed) return 0;
+    }
+    unsigned int type = 0;
+    if (hmt_real.cuPointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, p) != CUDA_SUCCESS)
+        return 1;   /* pageable host memory is unknown to the driver */
+    return type == CU_MEMORYTYPE_HOST;
+}
+
+static void note_htod_unified(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+    if (!hmt_hints_active()) return;
+    if (is_host_ptr(src) && !is_host_ptr(dst)) hmt_hints_note_htod(dst, (const void *)(uintptr_t)src, n);
+}
+
+/* ---- 1D copies ---------------------------------------------------------------------- */
+
+CUresult hmt_h_memcpy(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdeviceptr dst,
+                      CUdeviceptr src, size_t n)
+{
+    if (hmt_engaged) note_htod_unified(dst, src, n);
+    RUN_COPY(SYNC_STREAM(real, cuMemcpy_ptds),
+             (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n));
+}
+
+CUresult hmt_h_memcpy_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, CUstream),
+                            CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    if (hmt_engaged) note_htod_unified(dst, src, n);
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyAsync_ptsz, s),
+             (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n, s));
+}
+
+CUresult hmt_h_memcpy_peer(CUresult (*real)(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t),
+                           CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc, size_t n)
+{
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyPeer_ptds),
+             (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, dc, src, sc, n));
+}
+
+CUresult hmt_h_memcpy_peer_async(CUresult (*real)(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t, CUstream),
+                                 CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc,
+                                 size_t n, CUstream s)
+{
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyPeerAsync_ptsz, s),
+             (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)),
+             real(dst, dc, src, sc, n, s));
+}
+
+CUresult hmt_h_memcpy_htod(CUresult (*real)(CUdeviceptr, const void *, size_t), CUdeviceptr dst,
+                           const void *src, size_t n)
+{
+    if (hmt_engaged) hmt_hints_note_htod(dst, src, n);
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyHtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, src, n));
+}
+
+CUresult hmt_h_memcpy_htod_async(CUresult (*real)(CUdeviceptr, const void *, size_t, CUstream),
+                                 CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+    if (hmt_engaged) hmt_hints_note_htod(dst, src, n);
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyHtoDAsync_v2_ptsz, s), hmt_op_add_range(op, dst, n),
+             real(dst, src, n, s));
+}
+
+CUresult hmt_h_memcpy_dtoh(CUresult (*real)(void *, CUdeviceptr, size_t), void *dst,
+                           CUdeviceptr src, size_t n)
+{
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoH_v2_ptds), hmt_op_add_range(op, src, n), real(dst, src, n));
+}
+
+CUresult hmt_h_memcpy_dtoh_async(CUresult (*real)(void *, CUdeviceptr, size_t, CUstream),
+                                 void *dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyDtoHAsync_v2_ptsz, s), hmt_op_add_range(op, src, n),
+             real(dst, src, n, s));
+}
+
+CUresult hmt_h_memcpy_dtod(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdeviceptr dst,
+                           CUdeviceptr src, size_t n)
+{
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoD_v2_ptds),
+             (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n));
+}
+
+CUresult hmt_h_memcpy_dtod_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, CUstream),
+                                 CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyDtoDAsync_v2_ptsz, s),
+             (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n, s));
+}
+
+CUresult hmt_h_memcpy_dtoa(CUresult (*real)(CUarray, size_t, CUdeviceptr, size_t), CUarray a,
+                           size_t off, CUdeviceptr src, size_t n)
+{
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoA_v2_ptds), hmt_op_add_range(op, src, n), real(a, off, src, n));
+}
+
+CUresult hmt_h_memcpy_atod(CUresult (*real)(CUdeviceptr, CUarray, size_t, size_t), CUdeviceptr dst,
+                           CUarray a, size_t off, size_t n)
+{
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyAtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, a, off, n));
+}
+
+/* ---- 2D / 3D copies ----------------------------------------------------------------- */
+
+static void add_side(struct hmt_op *op, CUmemorytype type, CUdeviceptr dev, size_t x, size_t y,
+                     size_t z, size_t pitch, size_t layer_h, size_t w, size_t h, size_t d)
+{
+    if (type != CU_MEMORYTYPE_DEVICE && type != CU_MEMORYTYPE_UNIFIED) return;
+    if (!w || !h || !d) return;
+    size_t p = pitch ? pitch : w;
+    size_t lh = layer_h ? layer_h : h;
+    CUdeviceptr start = dev + (z * lh + y) * p + x;
+    size_t len = ((d - 1) * lh + (h - 1)) * p + w;
+    hmt_op_add_range(op, start, len);
+}
+
+/* Tells the hints room about a host->device 2D/3D copy: one call when both sides are
+ * contiguous, else one per row (the fingerprint covers a prefix of a contiguous copy). */
+static void note_htod_rows(CUmemorytype st, const void *host, size_t sp, CUmemorytype dt,
+                           CUdeviceptr dst, size_t dp, size_t w, size_t rows)
+{
+    if (st != CU_MEMORYTYPE_HOST || (dt != CU_MEMORYTYPE_DEVICE && dt != CU_MEMORYTYPE_UNIFIED) || !host)
+        return;
+    if ((sp == w || sp == 0 || rows == 1) && (dp == w || dp == 0 || rows == 1)) {
+        hmt_hints_note_htod(dst, host, w * rows);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++)
+        hmt_hints_note_htod(dst + r * dp, (const char *)host + r * sp, w);
+}
+
+static void add_2d(struct hmt_op *op, const CUDA_MEMCPY2D *c)
+{
+    add_side(op, c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, 0, c->srcPitch, 0,
+             c->WidthInBytes, c->Height, 1);
+    add_side(op, c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, 0, c->dstPitch, 0,
+             c->WidthInBytes, c->Height, 1);
+}
+
+static void note_2d(const CUDA_MEMCPY2D *c)
+{
+    if (!c || !hmt_hints_active()) return;
+    note_htod_rows(c->srcMemoryType,
+                   (const char *)c->srcHost + (c->srcHost ? c->srcY * c->srcPitch + c->srcXInBytes : 0),
+                   c->srcPitch, c->dstMemoryType, c->dstDevice + c->dstY * c->dstPitch + c->dstXInBytes,
+                   c->dstPitch, c->WidthInBytes, c->Height);
+}
+
+static void add_3d(struct hmt_op *op, const CUDA_MEMCPY3D *c)
+{
+    add_side(op, c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ, c->srcPitch,
+             c->srcHeight, c->WidthInBytes, c->Height, c->Depth);
+    add_side(op, c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch,
+             c->dstHeight, c->WidthInBytes, c->Height, c->Depth);
+}
+
+static void note_3d(CUmemorytype st, const void *sh, size_t sp, CUmemorytype dt, CUdeviceptr dd,
+                    size_t dp, size_t w, size_t h, size_t d)
+{
+    if (!hmt_hints_active()) return;
+    note_htod_rows(st, sh, sp, dt, dd, dp, w, h * d);
+}
+
+static void add_3d_peer(struct hmt_op *op, const CUDA_MEMCPY3D_PEER *c)
+{
+    add_side(op, c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ, c->srcPitch,
+             c->srcHeight, c->WidthInBytes, c->Height, c->Depth);
+    add_side(op, c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch,
+             c->dstHeight, c->WidthInBytes, c->Height, c->Depth);
+}
+
+CUresult hmt_h_memcpy_2d(CUresult (*real)(const CUDA_MEMCPY2D *), const CUDA_MEMCPY2D *c)
+{
+    if (!c) return real(c);
+    if (hmt_engaged) note_2d(c);
+    RUN_COPY(((void *)real == (void *)hmt_real.cuMemcpy2D_v2_ptds ||
+              (void *)real == (void *)hmt_real.cuMemcpy2DUnaligned_v2_ptds) ? CU_STREAM_PER_THREAD : NULL,
+             add_2d(op, c), real(c));
+}
+
+CUresult hmt_h_memcpy_2d_async(CUresult (*real)(const CUDA_MEMCPY2D *, CUstream), const CUDA_MEMCPY2D *c,
+                               CUstream s)
+{
+    if (!c) return real(c, s);
+    if (hmt_engaged) note_2d(c);
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpy2DAsync_v2_ptsz, s), add_2d(op, c), real(c, s));
+}
+
+CUresult hmt_h_memcpy_3d(CUresult (*real)(const CUDA_MEMCPY3D *), const CUDA_MEMCPY3D *c)
+{
+    if (!c) return real(c);
+    if (hmt_engaged && c->srcHost)
+        note_3d(c->srcMemoryType, c->srcHost, c->srcPitch, c->dstMemoryType, c->dstDevice,
+                c->dstPitch, c->WidthInBytes, c->Height, c->Depth);
+    RUN_COPY(SYNC_STREAM(real, cuMemcpy3D_v2_ptds), add_3d(op, c), real(c));
+}
+
+CUresult hmt_h_memcpy_3d_async(CUresult (*real)(const CUDA_MEMCPY3D *, CUstream), const CUDA_MEMCPY3D *c,
+                               CUstream s)
+{
+    if (!c) return real(c, s);
+    if (hmt_engaged && c->srcHost)
+        note_3d(c->srcMemoryType, c->srcHost, c->srcPitch, c->dstMemoryType, c->dstDevice,
+                c->dstPitch, c->WidthInBytes, c->Height, c->Depth);
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpy3DAsync_v2_ptsz, s), add_3d(op, c), real(c, s));
+}
+
+CUresult hmt_h_memcpy_3d_peer(CUresult (*real)(const CUDA_MEMCPY3D_PEER *), const CUDA_MEMCPY3D_PEER *c)
+{
+    if (!c) return real(c);
+    RUN_COPY(SYNC_STREAM(real, cuMemcpy3DPeer_ptds), add_3d_peer(op, c), real(c));
+}
+
+CUresult hmt_h_memcpy_3d_peer_async(CUresult (*real)(const CUDA_MEMCPY3D_PEER *, CUstream),
+                                    const CUDA_MEMCPY3D_PEER *c, CUstream s)
+{
+    if (!c) return real(c, s);
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpy3DPeerAsync_ptsz, s), add_3d_peer(op, c), real(c, s));
+}
+
+/* ---- batches ------------------------------------------------------------------------- */
+
+static void add_batch(struct hmt_op *op, CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t n)
+{
+    if (!dsts || !srcs || !sizes) return;
+    for (size_t i = 0; i < n; i++) {
+        hmt_op_add_range(op, dsts[i], sizes[i]);
+        hmt_op_add_range(op, srcs[i], sizes[i]);
+    }
+}
+
+static void note_batch(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t n)
+{
+    if (!dsts || !srcs || !sizes) return;
+    for (size_t i = 0; i < n; i++) note_htod_unified(dsts[i], srcs[i], sizes[i]);
+}
+
+CUresult hmt_h_memcpy_batch(CUresult (*real)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t,
+                                             CUmemcpyAttributes *, size_t *, size_t, size_t *, CUstream),
+                            CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t n,
+                            CUmemcpyAttributes *attrs, size_t *idx, size_t nattrs, size_t *fail,
+                            CUstream s)
+{
+    if (hmt_engaged) note_batch(dsts, srcs, sizes, n);
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyBatchAsync_ptsz, s), add_batch(op, dsts, srcs, sizes, n),
+             real(dsts, srcs, sizes, n, attrs, idx, nattrs, fail, s));
+}
+
+CUresult hmt_h_memcpy_batch_v2(CUresult (*real)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t,
+                                                CUmemcpyAttributes *, size_t *, size_t, CUstream),
+                               CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t n,
+                               CUmemcpyAttributes *attrs, size_t *idx, size_t nattrs, CUstream s)
+{
+    if (hmt_engaged) note_batch(dsts, srcs, sizes, n);
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyBatchAsync_v2_ptsz, s), add_batch(op, dsts, srcs, sizes, n),
+             real(dsts, srcs, sizes, n, attrs, idx, nattrs, s));
+}
+
+/* 3D batches: a pointer operand brings in what a launch reference would (its allocation or
+ * hinted tensor): the operand's extent is in elements of a layout hmt does not track. */
+static void add_3d_batch(struct hmt_op *op, size_t n, const CUDA_MEMCPY3D_BATCH_OP *ops)
+{
+    if (!ops) return;
+    for (size_t i = 0; i < n; i++) {
+        if (ops[i].src.type == CU_MEMCPY_OPERAND_TYPE_POINTER) hmt_op_add_ref(op, ops[i].src.op.ptr.ptr);
+        if (ops[i].dst.type == CU_MEMCPY_OPERAND_TYPE_POINTER) hmt_op_add_ref(op, ops[i].dst.op.ptr.ptr);
+    }
+}
+
+CUresult hmt_h_memcpy_3d_batch(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_OP *, size_t *, unsigned long long, CUstream),
+                               size_t n, CUDA_MEMCPY3D_BATCH_OP *ops, size_t *fail,
+                               unsigned long long flags, CUstream s)
+{
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpy3DBatchAsync_ptsz, s), add_3d_batch(op, n, ops),
+             real(n, ops, fail, flags, s));
+}
+
+CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_OP *, unsigned long long, CUstream),
+                                  size_t n, CUDA_MEMCPY3D_BATCH_OP *ops, unsigned long long flags,
+                                  CUstream s)
+{
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpy3DBatchAsync_v2_ptsz, s), add_3d_batch(op, n, ops),
+             real(n, ops, flags, s));
+}
+
+/* ---- memsets -------------------------------------------------------------------------- */
+
+#define MEMSET_1D(fn, T, esz, ptds)                                                              \
+    CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t), CUdeviceptr d, T v, size_t n)          \
+    {                                                                                            \
+        RUN_COPY(SYNC_STREAM(real, ptds), hmt_op_add_range(op, d, n * (esz)), real(d, v, n));    \
+    }
+#define MEMSET_1D_ASYNC(fn, T, esz, ptsz)                                                        \
+    CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t, CUstream), CUdeviceptr d, T v, size_t n, \
+                CUstream s)                                                                      \
+    {                                                                                            \
+        RUN_COPY(ASYNC_STREAM(real, ptsz, s), hmt_op_add_range(op, d, n * (esz)),                \
+                 real(d, v, n, s));                                                              \
+    }
+#define MEMSET_2D(fn, T, esz, ptds)                                                              \
+    CUresult fn(CUresult (*real)(CUdeviceptr, size_t, T, size_t, size_t), CUdeviceptr d,         \
+                size_t pitch, T v, size_t w, size_t h)                                           \
+    {                                                                                            \
+        RUN_COPY(SYNC_STREAM(real, ptds),                                                        \
+                 if (w && h) hmt_op_add_range(op, d, (h - 1) * pitch + w * (esz)),               \
+                 real(d, pitch, v, w, h));                                                       \
+    }
+#define MEMSET_2D_ASYNC(fn, T, esz, ptsz)                                                        \
+    CUresult fn(CUresult (*real)(CUdeviceptr, size_t, T, size_t, size_t, CUstream),              \
+                CUdeviceptr d, size_t pitch, T v, size_t w, size_t h, CUstream s)                \
+    {                                                                                            \
+        RUN_COPY(ASYNC_STREAM(real, ptsz, s),                                                    \
+                 if (w && h) hmt_op_add_range(op, d, (h - 1) * pitch + w * (esz)),               \
+                 real(d, pitch, v, w, h, s));                                                    \
+    }
+
+MEMSET_1D(hmt_h_memset_d8, unsigned char, 1, cuMemsetD8_v2_ptds)
+MEMSET_1D(hmt_h_memset_d16, unsigned short, 2, cuMemsetD16_v2_ptds)
+MEMSET_1D(hmt_h_memset_d32, unsigned int, 4, cuMemsetD32_v2_ptds)
+MEMSET_1D_ASYNC(hmt_h_memset_d8_async, unsigned char, 1, cuMemsetD8Async_ptsz)
+MEMSET_1D_ASYNC(hmt_h_memset_d16_async, unsigned short, 2, cuMemsetD16Async_ptsz)
+MEMSET_1D_ASYNC(hmt_h_memset_d32_async, unsigned int, 4, cuMemsetD32Async_ptsz)
+MEMSET_2D(hmt_h_memset_d2d8, unsigned char, 1, cuMemsetD2D8_v2_ptds)
+MEMSET_2D(hmt_h_memset_d2d16, unsigned short, 2, cuMemsetD2D16_v2_ptds)
+MEMSET_2D(hmt_h_memset_d2d32, unsigned int, 4, cuMemsetD2D32_v2_ptds)
+MEMSET_2D_ASYNC(hmt_h_memset_d2d8_async, unsigned char, 1, cuMemsetD2D8Async_ptsz)
+MEMSET_2D_ASYNC(hmt_h_memset_d2d16_async, unsigned short, 2, cuMemsetD2D16Async_ptsz)
+MEMSET_2D_ASYNC(hmt_h_memset_d2d32_async, unsigned int, 4, cuMemsetD2D32Async_ptsz)

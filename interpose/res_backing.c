@@ -1,0 +1,54 @@
+/* res_backing.c — where an evicted chunk's bytes live, behind four calls (reserve, store,
+ * load, release) that the movers in residency.c use and nothing else does. The host tier
+ * (pinned slots from hostpool.c) is the only tier today; the NVMe spill file becomes another
+ * `tier` case here, with no change to eviction or fault-in logic. Move lock held. */
+#include "residency.h"
+#include "hints.h"
+
+int hmt_backing_reserve(struct hmt_chunk *c)
+{
+    void *slot = hmt_hostpool_get();
+    if (!slot) return -12; /* -ENOMEM */
+    c->backing.tier = HMT_TIER_CPU;
+    c->backing.host = slot;
+    return 0;
+}
+
+CUresult hmt_backing_store(struct hmt_chunk *c, CUdeviceptr va)
+{
+    switch (c->backing.tier) {
+    case HMT_TIER_CPU:
+        return hmt_real.cuMemcpyDtoHAsync_v2(c->backing.host, va, hmt_res.chunk, hmt_res.copy_stream);
+    default:
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+}
+
+CUresult hmt_backing_load(struct hmt_chunk *c, CUdeviceptr va)
+{
+    switch (c->backing.tier) {
+    case HMT_TIER_CPU:
+        return hmt_real.cuMemcpyHtoDAsync_v2(va, c->backing.host, hmt_res.chunk, hmt_res.copy_stream);
+    default:
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+}
+
+void hmt_backing_release(struct hmt_chunk *c, struct hmt_fence *after)
+{
+    switch (c->backing.tier) {
+    case HMT_TIER_CPU:
+        if (after) {
+            /* the pending entry holds its own reference to the fence */
+            hmt_fence_ref(after);
+            hmt_hostpool_put(c->backing.host, after);
+        } else {
+            hmt_hostpool_put(c->backing.host, NULL);
+        }
+        break;
+    default:
+        break;
+    }
+    c->backing.tier = -1;
+    c->backing.host = NULL;
+}

@@ -1,0 +1,722 @@
+/* residency.c — chunk states, the budget, fences, and the two movers: evict (device -> its
+ * backing) and fault in (backing -> device). The lock order is written in residency.h.
+ *
+ * Shape: every residency transition happens under hmt_move_lock, so there is one mover at
+ * a time and a chunk's state can only change under it; the map lock guards the bookkeeping
+ * and is never held across a driver call. Operations pin their chunks (users > 0) between
+ * hmt_op_prepare and hmt_op_finish, so a chunk that a launch found resident cannot be chosen
+ * as a victim before that launch's fence is attached (invariant 2). Decisions (which chunks,
+ * how many bytes) are separate from movement (move_out / move_in), the only two places bytes
+ * move, so the emulated mode and other tiers replace movement without touching decisions. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "residency.h"
+#include "policy.h"
+#include "hints.h"
+
+struct hmt_res hmt_res;
+pthread_mutex_t hmt_move_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int init_state;            /* 0 not yet, 1 ready, -1 gave up */
+static _Atomic uint64_t mark_gen;
+static _Atomic uint64_t next_buffer_id = 1;
+static CUmemAllocationProp chunk_prop;
+static CUmemAccessDesc chunk_access;
+
+/* ---- start ------------------------------------------------------------------------- */
+
+int hmt_res_init(void)
+{
+    int st = atomic_load_explicit(&init_state, memory_order_acquire);
+    if (HMT_LIKELY(st == 1)) return 0;
+    if (st < 0) return -ENODEV;
+    pthread_mutex_lock(&init_lock);
+    int rc = 0;
+    if (atomic_load(&init_state) != 0) { rc = atomic_load(&init_state) == 1 ? 0 : -ENODEV; goto out; }
+    CUcontext ctx = NULL;
+    if (hmt_real.cuCtxGetCurrent(&ctx) != CUDA_SUCCESS || !ctx) { rc = -EAGAIN; goto out; }
+    CUdevice dev;
+    size_t total = 0, gran = 0;
+    if (hmt_real.cuCtxGetDevice(&dev) != CUDA_SUCCESS ||
+        hmt_real.cuDeviceTotalMem_v2(&total, dev) != CUDA_SUCCESS) { rc = -EAGAIN; goto out; }
+    chunk_prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    chunk_prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    chunk_prop.location.id = dev;
+    if (hmt_real.cuMemGetAllocationGranularity(&gran, &chunk_prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM)
+            != CUDA_SUCCESS || gran == 0) {
+        HMT_WARN("device %d has no virtual memory management; hmt manages nothing", (int)dev);
+        atomic_store(&init_state, -1); rc = -ENODEV; goto out;
+    }
+    chunk_access.location = chunk_prop.location;
+    chunk_access.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+    uint64_t budget = total;
+    if (hmt_opt.hbm_limit.set) budget = hmt_size_pct_resolve(&hmt_opt.hbm_limit, total);
+    if (budget > total) budget = total;
+    budget -= budget % gran;
+    if (hmt_real.cuStreamCreate(&hmt_res.copy_stream, CU_STREAM_NON_BLOCKING) != CUDA_SUCCESS) {
+        rc = -EAGAIN; goto out;
+    }
+    hmt_res.ctx = ctx;
+    hmt_res.dev = dev;
+    hmt_res.ordinal = (int)dev;
+    hmt_res.chunk = gran;
+    hmt_res.budget = budget;
+    hmt_res.device_total = total;
+    hmt_res.ready = 1;
+    HMT_INFO("residency: budget %llu bytes of %llu, chunk %zu bytes",
+             (unsigned long long)budget, (unsigned long long)total, gran);
+    atomic_store_explicit(&init_state, 1, memory_order_release);
+out:
+    pthread_mutex_unlock(&init_lock);
+    return rc;
+}
+
+int hmt_res_managing(void)
+{
+    if (hmt_res_init() != 0) return 0;
+    CUcontext c = NULL;
+    return hmt_real.cuCtxGetCurrent(&c) == CUDA_SUCCESS && c == hmt_res.ctx;
+}
+
+uint64_t hmt_res_resident(void)
+{
+    pthread_mutex_lock(&hmt_map_lock);
+    uint64_t r = hmt_res.resident_bytes;
+    pthread_mutex_unlock(&hmt_map_lock);
+    return r;
+}
+
+static CUdeviceptr chunk_va(const struct hmt_chunk *c)
+{
+    return c->alloc->base + (CUdeviceptr)c->index * hmt_res.chunk;
+}
+
+/* managed_bytes is the most bytes under management at once (the working set hmt served). */
+static _Atomic int64_t managed_now;
+static void managed_add(int64_t d)
+{
+    int64_t v = atomic_fetch_add(&managed_now, d) + d;
+    if (v > 0) HMT_GAUGE_MAX(managed_bytes, (uint64_t)v);
+}
+
+static void count_host_sync(int on_launch_path)
+{
+    if (on_launch_path) HMT_STAT_ADD(host_syncs, 1);
+}
+
+/* ---- fences ---------------------------------------------------------------------------- */
+
+static pthread_mutex_t fence_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hmt_fence *fence_free;
+
+struct hmt_fence *hmt_fence_get(void)
+{
+    pthread_mutex_lock(&fence_lock);
+    struct hmt_fence *f = fence_free;
+    if (f) fence_free = f->next_free;
+    pthread_mutex_unlock(&fence_lock);
+    if (!f) {
+        f = calloc(1, sizeof(*f));
+        if (!f) return NULL;
+        if (hmt_real.cuEventCreate(&f->ev, CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS) { free(f); return NULL; }
+    }
+    f->refs = 1;
+    f->stream = NULL;
+    f->next_free = NULL;
+    return f;
+}
+
+void hmt_fence_ref(struct hmt_fence *f)
+{
+    pthread_mutex_lock(&fence_lock);
+    f->refs++;
+    pthread_mutex_unlock(&fence_lock);
+}
+
+void hmt_fence_put(struct hmt_fence *f)
+{
+    if (!f) return;
+    pthread_mutex_lock(&fence_lock);
+    if (--f->refs == 0) { f->next_free = fence_free; fence_free = f; }
+    pthread_mutex_unlock(&fence_lock);
+}
+
+/* map lock held: f becomes c's fence for f->stream (replacing the older one: a stream's
+ * work completes in order). */
+static void fence_attach(struct hmt_chunk *c, struct hmt_fence *f)
+{
+    for (int i = 0; i < c->nfences; i++)
+        if (c->fences[i]->stream == f->stream) {
+            if (c->fences[i] == f) return;
+            hmt_fence_ref(f);
+            hmt_fence_put(c->fences[i]);
+            c->fences[i] = f;
+            return;
+        }
+    if (c->nfences == c->capfences) {
+        int nc = c->capfences ? c->capfences * 2 : 4;
+        struct hmt_fence **nf = realloc(c->fences, (size_t)nc * sizeof(*nf));
+        if (!nf) abort();
+        c->fences = nf; c->capfences = nc;
+    }
+    hmt_fence_ref(f);
+    c->fences[c->nfences++] = f;
+}
+
+static void fences_drop(struct hmt_chunk *c)
+{
+    for (int i = 0; i < c->nfences; i++) hmt_fence_put(c->fences[i]);
+    c->nfences = 0;
+}
+
+/* ---- movers: the only two places bytes move ------------------------------------------ */
+
+static int is_hbm_hinted(struct hmt_chunk *c)
+{
+    return hmt_hints_tier_of(chunk_va(c), hmt_res.chunk) == HMT_TIER_HBM;
+}
+
+/* Evicts the victims (state EVICTING, chosen by the caller): waits on their fences on the
+ * copy stream, copies each to its backing, and unmaps + releases only after the copy stream
+ * has completed. Victims that cannot go (tier refused, fence on a capturing stream) return
+ * to RESIDENT and are reported once. Move lock held. Returns bytes freed. */
+static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresult *err)
+{
+    int kept = 0;
+    CUstream cs = hmt_res.copy_stream;
+    for (int i = 0; i < n; i++) {
+        struct hmt_chunk *c = v[i];
+        int ok = 1;
+        /* fences: wait for every stream that used the chunk; never for a capturing one */
+        for (int k = 0; ok && k < c->nfences; k++) {
+            struct hmt_fence *f = c->fences[k];
+            if (hmt_real.cuEventQuery(f->ev) == CUDA_SUCCESS) continue;
+            CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+            if (f->stream && hmt_real.cuStreamIsCapturing &&
+                hmt_real.cuStreamIsCapturing(f->stream, &st) == CUDA_SUCCESS &&
+                st != CU_STREAM_CAPTURE_STATUS_NONE) ok = 0;
+            else if (hmt_real.cuStreamWaitEvent(cs, f->ev, 0) != CUDA_SUCCESS) ok = 0;
+        }
+        if (ok && hmt_backing_reserve(c) != 0) {
+            HMT_WARN_ONCE("pinned host memory refused; chunks stay resident (budget may be unreachable)");
+            ok = 0;
+            c->stuck = 1;
+        }
+        if (ok && hmt_backing_store(c, chunk_va(c)) != CUDA_SUCCESS) {
+            hmt_backing_release(c, NULL);
+            HMT_WARN_ONCE("copy-out of an evicted chunk failed; it stays resident");
+            ok = 0;
+        }
+        if (!ok) {
+            pthread_mutex_lock(&hmt_map_lock);
+            c->state = HMT_CHUNK_RESIDENT;
+            hmt_policy_resident(c);
+            pthread_mutex_unlock(&hmt_map_lock);
+            continue;
+        }
+        v[kept++] = c;
+    }
+    if (!kept) return 0;
+    CUresult r = hmt_real.cuStreamSynchronize(cs);
+    count_host_sync(on_launch_path);
+    if (r != CUDA_SUCCESS) {
+        /* The context is broken (e.g. an illegal address elsewhere): keep everything mapped. */
+        pthread_mutex_lock(&hmt_map_lock);
+        for (int i = 0; i < kept; i++) {
+            v[i]->state = HMT_CHUNK_RESIDENT;
+            hmt_policy_resident(v[i]);
+        }
+        pthread_mutex_unlock(&hmt_map_lock);
+        for (int i = 0; i < kept; i++) hmt_backing_release(v[i], NULL);
+        *err = r;
+        return 0;
+    }
+    hmt_hostpool_reclaim(1);
+    uint64_t freed = 0;
+    for (int i = 0; i < kept; i++) {
+        struct hmt_chunk *c = v[i];
+        CUdeviceptr va = chunk_va(c);
+        CUresult u = hmt_real.cuMemUnmap(va, hmt_res.chunk);
+        if (u == CUDA_SUCCESS) hmt_real.cuMemRelease(c->handle);
+        pthread_mutex_lock(&hmt_map_lock);
+        fences_drop(c);
+        if (u == CUDA_SUCCESS) {
+            c->state = HMT_CHUNK_EVICTED;
+            c->handle = 0;
+            hmt_res.resident_bytes -= hmt_res.chunk;
+            freed += hmt_res.chunk;
+        } else {
+            c->state = HMT_CHUNK_RESIDENT;
+            hmt_policy_resident(c);
+        }
+        pthread_mutex_unlock(&hmt_map_lock);
+        if (u != CUDA_SUCCESS) { hmt_backing_release(c, NULL); continue; }
+        HMT_STAT_ADD(evictions, 1);
+        HMT_STAT_ADD(bytes_evicted, hmt_res.chunk);
+    }
+    HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
+    return freed;
+}
+
+struct victim_arg { uint64_t gen; };
+static int victim_ok(struct hmt_chunk *c, void *arg)
+{
+    (void)arg;
+    return c->state == HMT_CHUNK_RESIDENT && c->users == 0 && !c->stuck;
+}
+
+/* Makes room for `need` more bytes under the budget, evicting as the policy says. Move lock
+ * held. CUDA_SUCCESS or CUDA_ERROR_OUT_OF_MEMORY (nothing evictable left), or the driver's
+ * error from the copy stream. */
+static CUresult ensure_budget(uint64_t need, int on_launch_path)
+{
+    struct hmt_chunk *batch[64];
+    for (int tries = 0;;) {
+        int n = 0;
+        pthread_mutex_lock(&hmt_map_lock);
+        uint64_t res = hmt_res.resident_bytes, going = 0;
+        while (res - going + need > hmt_res.budget && n < 64) {
+            struct hmt_chunk *c = hmt_policy_victim(victim_ok, NULL, is_hbm_hinted);
+            if (!c) break;
+            c->state = HMT_CHUNK_EVICTING;
+            hmt_policy_gone(c);
+            batch[n++] = c;
+            going += hmt_res.chunk;
+        }
+        pthread_mutex_unlock(&hmt_map_lock);
+        if (res + need <= hmt_res.budget) return CUDA_SUCCESS;
+        if (n == 0) {
+            /* Everything left is pinned by operations in flight on other threads (they unpin
+             * without the move lock) or stuck: wait a little, then give up. */
+            if (++tries > 200) return CUDA_ERROR_OUT_OF_MEMORY;
+            struct timespec ts = { 0, 1000000 };
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        CUresult err = CUDA_SUCCESS;
+        move_out(batch, n, on_launch_path, &err);
+        if (err != CUDA_SUCCESS) return err;
+    }
+}
+
+/* cuMemCreate for one chunk; when the device itself is full (other users, or a budget above
+ * what is free) evict one more chunk and retry. Move lock held. */
+static CUresult create_chunk(CUmemGenericAllocationHandle *h, int on_launch_path)
+{
+    for (int tries = 0;; tries++) {
+        CUresult r = hmt_real.cuMemCreate(h, hmt_res.chunk, &chunk_prop, 0);
+        if (r != CUDA_ERROR_OUT_OF_MEMORY || tries > 64) return r;
+        pthread_mutex_lock(&hmt_map_lock);
+        struct hmt_chunk *c = hmt_policy_victim(victim_ok, NULL, is_hbm_hinted);
+        if (c) { c->state = HMT_CHUNK_EVICTING; hmt_policy_gone(c); }
+        pthread_mutex_unlock(&hmt_map_lock);
+        if (!c) return r;
+        CUresult err = CUDA_SUCCESS;
+        move_out(&c, 1, on_launch_path, &err);
+        if (err != CUDA_SUCCESS) return err;
+    }
+}
+
+static CUresult map_chunk(CUdeviceptr va, CUmemGenericAllocationHandle h)
+{
+    CUresult r = hmt_real.cuMemMap(va, hmt_res.chunk, 0, h, 0);
+    if (r != CUDA_SUCCESS) return r;
+    r = hmt_real.cuMemSetAccess(va, hmt_res.chunk, &chunk_access, 1);
+    if (r != CUDA_SUCCESS) hmt_real.cuMemUnmap(va, hmt_res.chunk);
+    return r;
+}
+
+static void pin(struct hmt_op *op, struct hmt_chunk *c)
+{
+    if (op->npinned == op->cappinned) {
+        int nc = op->cappinned ? op->cappinned * 2 : 32;
+        struct hmt_chunk **np = realloc(op->pinned, (size_t)nc * sizeof(*np));
+        if (!np) abort();
+        op->pinned = np; op->cappinned = nc;
+    }
+    c->users++;
+    op->pinned[op->npinned++] = c;
+}
+
+/* Faults in the chunks (state EVICTED, budget already made): create + map each, copy its
+ * bytes back on the copy stream, and make op->stream wait for those copies (an event, no host
+ * sync). Each becomes RESIDENT and pinned for op. Move lock held. */
+static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t seq)
+{
+    CUresult r = CUDA_SUCCESS;
+    int copied = 0, done = 0;
+    for (; done < n; done++) {
+        struct hmt_chunk *c = m[done];
+        CUmemGenericAllocationHandle h;
+        r = create_chunk(&h, op->on_launch_path);
+        if (r != CUDA_SUCCESS) break;
+        CUdeviceptr va = chunk_va(c);
+        r = map_chunk(va, h);
+        if (r != CUDA_SUCCESS) { hmt_real.cuMemRelease(h); break; }
+        if (c->backing.tier >= 0) {
+            r = hmt_backing_load(c, va);
+            if (r != CUDA_SUCCESS) { hmt_real.cuMemUnmap(va, hmt_res.chunk); hmt_real.cuMemRelease(h); break; }
+            copied++;
+        }
+        pthread_mutex_lock(&hmt_map_lock);
+        c->handle = h;
+        c->state = HMT_CHUNK_RESIDENT;
+        hmt_res.resident_bytes += hmt_res.chunk;
+        uint64_t res = hmt_res.resident_bytes;
+        hmt_policy_resident(c);
+        hmt_policy_touch(c, seq);
+        pin(op, c);
+        pthread_mutex_unlock(&hmt_map_lock);
+        HMT_GAUGE_MAX(peak_resident_bytes, res);
+        HMT_STAT_ADD(faults, 1);
+        HMT_STAT_ADD(bytes_faulted, hmt_res.chunk);
+    }
+    HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
+    if (!copied) return r;
+    struct hmt_fence *f = hmt_fence_get();
+    if (f && hmt_real.cuEventRecord(f->ev, hmt_res.copy_stream) == CUDA_SUCCESS &&
+        hmt_real.cuStreamWaitEvent(op->stream, f->ev, 0) == CUDA_SUCCESS) {
+        f->stream = hmt_res.copy_stream;
+    } else {
+        /* No event: order the hard way. */
+        hmt_real.cuStreamSynchronize(hmt_res.copy_stream);
+        count_host_sync(op->on_launch_path);
+        hmt_fence_put(f);
+        f = NULL;
+    }
+    for (int i = 0; i < done; i++)
+        if (m[i]->backing.tier >= 0) hmt_backing_release(m[i], f);
+    hmt_fence_put(f);
+    return r;
+}
+
+/* ---- operations ------------------------------------------------------------------------ */
+
+void hmt_op_init(struct hmt_op *op, CUstream stream, int on_launch_path)
+{
+    memset(op, 0, sizeof(*op));
+    op->stream = stream;
+    op->on_launch_path = on_launch_path;
+    op->ranges = op->inline_ranges;
+    op->capranges = (int)(sizeof(op->inline_ranges) / sizeof(op->inline_ranges[0]));
+}
+
+void hmt_op_free(struct hmt_op *op)
+{
+    if (op->ranges != op->inline_ranges) free(op->ranges);
+    free(op->pinned);
+    op->ranges = op->inline_ranges;
+    op->pinned = NULL;
+    op->nranges = op->npinned = op->cappinned = 0;
+}
+
+static void push_range(struct hmt_op *op, CUdeviceptr lo, CUdeviceptr hi)
+{
+    for (int i = 0; i < op->nranges; i++)
+        if (op->ranges[i].lo == lo && op->ranges[i].hi == hi) return;
+    if (op->nranges == op->capranges) {
+        int nc = op->capranges * 2;
+        struct hmt_range *nr = malloc((size_t)nc * sizeof(*nr));
+        if (!nr) abort();
+        memcpy(nr, op->ranges, (size_t)op->nranges * sizeof(*nr));
+        if (op->ranges != op->inline_ranges) free(op->ranges);
+        op->ranges = nr; op->capranges = nc;
+    }
+    op->ranges[op->nranges].lo = lo;
+    op->ranges[op->nranges].hi = hi;
+    op->nranges++;
+}
+
+int hmt_op_add_range(struct hmt_op *op, CUdeviceptr addr, size_t len)
+{
+    if (!len || !hmt_space_maybe(addr)) return 0;
+    pthread_mutex_lock(&hmt_map_lock);
+    struct hmt_alloc *a = hmt_space_find(addr);
+    if (a) {
+        CUdeviceptr end = a->base + a->reserved;
+        CUdeviceptr hi = (len > end - addr) ? end : addr + len;
+        push_range(op, addr, hi);
+    }
+    pthread_mutex_unlock(&hmt_map_lock);
+    return a != NULL;
+}
+
+int hmt_op_add_ref(struct hmt_op *op, CUdeviceptr addr)
+{
+    if (!hmt_space_maybe(addr)) return 0;
+    pthread_mutex_lock(&hmt_map_lock);
+    struct hmt_alloc *a = hmt_space_find(addr);
+    if (a) {
+        CUdeviceptr lo = a->base, hi = a->base + a->reserved, ts;
+        size_t tl;
+        int tier;
+        if (hmt_hints_tensor_at(addr, &ts, &tl, &tier) == 1) {
+            if (ts > lo) lo = ts;
+            if (ts + tl < hi) hi = ts + tl;
+            if (hi <= lo) { lo = a->base; hi = a->base + a->reserved; }
+        }
+        push_range(op, lo, hi);
+    }
+    pthread_mutex_unlock(&hmt_map_lock);
+    return a != NULL;
+}
+
+struct collect {
+    struct hmt_op *op;
+    uint64_t gen, seq;
+    struct hmt_chunk **missing;
+    int nmissing, capmissing;
+    int record_missing;
+};
+
+static void collect_chunk(struct collect *cl, struct hmt_chunk *c)
+{
+    if (c->mark == cl->gen) return;
+    c->mark = cl->gen;
+    if (c->state == HMT_CHUNK_RESIDENT) {
+        pin(cl->op, c);
+        hmt_policy_touch(c, cl->seq);
+        return;
+    }
+    cl->nmissing++;
+    if (!cl->record_missing) return;
+    if (cl->nmissing > cl->capmissing) {
+        int nc = cl->capmissing ? cl->capmissing * 2 : 32;
+        struct hmt_chunk **nm = realloc(cl->missing, (size_t)nc * sizeof(*nm));
+        if (!nm) abort();
+        cl->missing = nm; cl->capmissing = nc;
+    }
+    cl->missing[cl->nmissing - 1] = c;
+}
+
+static void collect_alloc(struct hmt_alloc *a, void *arg)
+{
+    for (uint32_t i = 0; i < a->nchunks; i++) collect_chunk(arg, &a->chunks[i]);
+}
+
+/* map lock held */
+static void collect_all(struct collect *cl)
+{
+    struct hmt_op *op = cl->op;
+    if (op->all) { hmt_space_each(collect_alloc, cl); return; }
+    for (int i = 0; i < op->nranges; i++) {
+        struct hmt_alloc *a = hmt_space_find(op->ranges[i].lo);
+        if (!a) continue;   /* freed since it was added */
+        size_t first = (op->ranges[i].lo - a->base) / hmt_res.chunk;
+        size_t last = (op->ranges[i].hi - 1 - a->base) / hmt_res.chunk;
+        if (last >= a->nchunks) last = a->nchunks - 1;
+        for (size_t k = first; k <= last; k++) collect_chunk(cl, &a->chunks[k]);
+    }
+}
+
+static void unpin_all(struct hmt_op *op)
+{
+    for (int i = 0; i < op->npinned; i++) op->pinned[i]->users--;
+    op->npinned = 0;
+}
+
+CUresult hmt_op_prepare(struct hmt_op *op)
+{
+    if (!op->nranges && !op->all) return CUDA_SUCCESS;
+    /* Work enqueued on a capturing stream runs only when its graph is launched: nothing to
+     * fault in now, no fence to record (the graph launch handles both). */
+    CUstreamCaptureStatus cst = CU_STREAM_CAPTURE_STATUS_NONE;
+    CUresult cr = hmt_real.cuStreamIsCapturing ? hmt_real.cuStreamIsCapturing(op->stream, &cst)
+                                               : CUDA_ERROR_NOT_SUPPORTED;
+    if ((cr == CUDA_SUCCESS && cst != CU_STREAM_CAPTURE_STATUS_NONE) ||
+        cr == CUDA_ERROR_STREAM_CAPTURE_IMPLICIT) {
+        op->capturing = 1;
+        return CUDA_SUCCESS;
+    }
+    uint64_t seq = atomic_fetch_add(&hmt_res.seq, 1) + 1;
+    struct collect cl = { .op = op, .seq = seq };
+
+    /* Fast path: everything resident -> pin and go. */
+    cl.gen = atomic_fetch_add(&mark_gen, 1) + 1;
+    pthread_mutex_lock(&hmt_map_lock);
+    collect_all(&cl);
+    if (cl.nmissing == 0) { pthread_mutex_unlock(&hmt_map_lock); return CUDA_SUCCESS; }
+    unpin_all(op);   /* never wait for the move lock while holding pins */
+    pthread_mutex_unlock(&hmt_map_lock);
+
+    if (hmt_opt.test_skip_faultin) return CUDA_SUCCESS;   /* negative control: tests only */
+
+    pthread_mutex_lock(&hmt_move_lock);
+    cl.gen = atomic_fetch_add(&mark_gen, 1) + 1;
+    cl.nmissing = 0;
+    cl.record_missing = 1;
+    pthread_mutex_lock(&hmt_map_lock);
+    collect_all(&cl);
+    uint64_t want = (uint64_t)(op->npinned + cl.nmissing) * hmt_res.chunk;
+    pthread_mutex_unlock(&hmt_map_lock);
+    CUresult r = CUDA_SUCCESS;
+    if (want > hmt_res.budget) {
+        HMT_WARN_ONCE("an operation needs %llu bytes resident at once, over the budget of %llu; "
+                      "it fails with out-of-memory (raise HMT_HBM_LIMIT)",
+                      (unsigned long long)want, (unsigned long long)hmt_res.budget);
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (r == CUDA_SUCCESS && cl.nmissing)
+        r = ensure_budget((uint64_t)cl.nmissing * hmt_res.chunk, op->on_launch_path);
+    if (r == CUDA_SUCCESS && cl.nmissing) r = move_in(cl.missing, cl.nmissing, op, seq);
+    if (r != CUDA_SUCCESS) {
+        pthread_mutex_lock(&hmt_map_lock);
+        unpin_all(op);
+        pthread_mutex_unlock(&hmt_map_lock);
+    }
+    pthread_mutex_unlock(&hmt_move_lock);
+    free(cl.missing);
+    return r;
+}
+
+void hmt_op_finish(struct hmt_op *op, int ok)
+{
+    if (!op->npinned) return;
+    struct hmt_fence *f = NULL;
+    if (ok) {
+        f = hmt_fence_get();
+        if (f && hmt_real.cuEventRecord(f->ev, op->stream) == CUDA_SUCCESS) {
+            f->stream = op->stream;
+        } else {
+            /* Without a fence nothing proves the work is done: wait for it now. */
+            hmt_fence_put(f);
+            f = NULL;
+            hmt_real.cuStreamSynchronize(op->stream);
+            count_host_sync(op->on_launch_path);
+        }
+    }
+    pthread_mutex_lock(&hmt_map_lock);
+    for (int i = 0; i < op->npinned; i++) {
+        if (f) fence_attach(op->pinned[i], f);
+        op->pinned[i]->users--;
+    }
+    op->npinned = 0;
+    pthread_mutex_unlock(&hmt_map_lock);
+    hmt_fence_put(f);
+}
+
+/* ---- allocation ------------------------------------------------------------------------ */
+
+CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
+{
+    size_t chunk = hmt_res.chunk;
+    if (bytes > SIZE_MAX - chunk) return CUDA_ERROR_OUT_OF_MEMORY;
+    size_t reserved = (bytes + chunk - 1) / chunk * chunk;
+    if (reserved > hmt_res.budget) {
+        HMT_INFO("allocation of %zu bytes is larger than the budget (%llu): out of memory",
+                 bytes, (unsigned long long)hmt_res.budget);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    size_t n = reserved / chunk;
+    struct hmt_alloc *a = calloc(1, sizeof(*a));
+    struct hmt_chunk *cs = calloc(n, sizeof(*cs));
+    if (!a || !cs) { free(a); free(cs); return CUDA_ERROR_OUT_OF_MEMORY; }
+    CUdeviceptr va = 0;
+    CUresult r = hmt_real.cuMemAddressReserve(&va, reserved, chunk, 0, 0);
+    if (r != CUDA_SUCCESS) { free(a); free(cs); return r; }
+    a->base = va; a->size = bytes; a->reserved = reserved; a->nchunks = (uint32_t)n;
+    a->id = atomic_fetch_add(&next_buffer_id, 1);
+    a->chunks = cs;
+    for (size_t i = 0; i < n; i++) {
+        cs[i].alloc = a;
+        cs[i].index = (uint32_t)i;
+        cs[i].state = HMT_CHUNK_EVICTED;
+        cs[i].backing.tier = -1;
+    }
+
+    pthread_mutex_lock(&hmt_move_lock);
+    r = ensure_budget(reserved, 0);
+    size_t made = 0;
+    for (; r == CUDA_SUCCESS && made < n; made++) {
+        CUmemGenericAllocationHandle h;
+        r = create_chunk(&h, 0);
+        if (r != CUDA_SUCCESS) break;
+        r = map_chunk(va + made * chunk, h);
+        if (r != CUDA_SUCCESS) { hmt_real.cuMemRelease(h); break; }
+        cs[made].handle = h;
+        cs[made].state = HMT_CHUNK_RESIDENT;
+    }
+    if (r != CUDA_SUCCESS) {
+        for (size_t i = 0; i < made; i++) {
+            hmt_real.cuMemUnmap(va + i * chunk, chunk);
+            hmt_real.cuMemRelease(cs[i].handle);
+        }
+        pthread_mutex_unlock(&hmt_move_lock);
+        hmt_real.cuMemAddressFree(va, reserved);
+        free(cs); free(a);
+        return r == CUDA_ERROR_OUT_OF_MEMORY ? r : CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    uint64_t seq = atomic_fetch_add(&hmt_res.seq, 1) + 1;
+    pthread_mutex_lock(&hmt_map_lock);
+    hmt_space_insert(a);
+    for (size_t i = 0; i < n; i++) { hmt_policy_resident(&cs[i]); cs[i].last_use = seq; }
+    hmt_res.resident_bytes += reserved;
+    uint64_t res = hmt_res.resident_bytes;
+    pthread_mutex_unlock(&hmt_map_lock);
+    pthread_mutex_unlock(&hmt_move_lock);
+    HMT_GAUGE_MAX(peak_resident_bytes, res);
+    HMT_GAUGE_SET(resident_bytes, res);
+    managed_add((int64_t)reserved);
+    hmt_hints_note_alloc(va, bytes);
+    *dptr = va;
+    return CUDA_SUCCESS;
+}
+
+CUresult hmt_res_free(CUdeviceptr dptr)
+{
+    pthread_mutex_lock(&hmt_move_lock);
+    pthread_mutex_lock(&hmt_map_lock);
+    struct hmt_alloc *a = hmt_space_find(dptr);
+    if (!a || a->base != dptr) {
+        pthread_mutex_unlock(&hmt_map_lock);
+        pthread_mutex_unlock(&hmt_move_lock);
+        return a ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_FOUND;
+    }
+    hmt_space_remove(a);
+    size_t nf = 0;
+    for (uint32_t i = 0; i < a->nchunks; i++) { hmt_policy_gone(&a->chunks[i]); nf += (size_t)a->chunks[i].nfences; }
+    pthread_mutex_unlock(&hmt_map_lock);
+
+    /* cuMemFree waits for the device like the driver's does: nothing is unmapped under work
+     * that may still use it (invariant 2). The fault-in copies are on the copy stream. */
+    hmt_real.cuStreamSynchronize(hmt_res.copy_stream);
+    for (uint32_t i = 0; i < a->nchunks; i++)
+        for (int k = 0; k < a->chunks[i].nfences; k++)
+            hmt_real.cuEventSynchronize(a->chunks[i].fences[k]->ev);
+    (void)nf;
+    uint64_t freed = 0;
+    for (uint32_t i = 0; i < a->nchunks; i++) {
+        struct hmt_chunk *c = &a->chunks[i];
+        if (c->state == HMT_CHUNK_RESIDENT) {
+            hmt_real.cuMemUnmap(chunk_va(c), hmt_res.chunk);
+            hmt_real.cuMemRelease(c->handle);
+            freed += hmt_res.chunk;
+        }
+        if (c->backing.tier >= 0) hmt_backing_release(c, NULL);
+    }
+    hmt_real.cuMemAddressFree(a->base, a->reserved);
+    pthread_mutex_lock(&hmt_map_lock);
+    for (uint32_t i = 0; i < a->nchunks; i++) { fences_drop(&a->chunks[i]); free(a->chunks[i].fences); }
+    hmt_res.resident_bytes -= freed;
+    uint64_t res = hmt_res.resident_bytes;
+    pthread_mutex_unlock(&hmt_map_lock);
+    pthread_mutex_unlock(&hmt_move_lock);
+    HMT_GAUGE_SET(resident_bytes, res);
+    managed_add(-(int64_t)a->reserved);
+    hmt_hints_note_free(a->base, a->size);
+    free(a->chunks);
+    free(a);
+    return CUDA_SUCCESS;
+}
+
+/* Engages the handlers once options are parsed (options.c's constructor has priority 102):
+ * a budget or a hints file, and HMT_MODE not off. Without both, every handler forwards at
+ * once and hmt changes nothing the program can observe (invariant 7). */
+__attribute__((constructor(103))) static void residency_engage(void)
+{
+    hmt_options_init();
+    if (hmt_passthrough()) return;
+    if (hmt_opt.hbm_limit.set || (hmt_opt.hints && *hmt_opt.hints)) hmt_engaged = 1;
+}

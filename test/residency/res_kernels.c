@@ -1,0 +1,65 @@
+/* res_kernels.c — the residency tests' kernels as host functions for the sim (hmt_sim.h):
+ * the same names and parameter lists a CUDA C module would have. Each kernel touches every
+ * element it is given, so a chunk that is not mapped makes the sim report an illegal address.
+ *   axpy(float *y, const float *x, float a, int n)         y = a*x + y
+ *   pair_axpy(struct {float *y; const float *x;} p, float a, int n)   same, pointers in a struct
+ *   slow_add(float *y, float v, int n, int ms)              sleeps ms, then y += v
+ *   fill(float *y, float v, int n)                          y = v */
+#include <stdint.h>
+#include <time.h>
+#include "hmt_sim.h"
+
+struct pair { float *y; const float *x; };
+
+static void axpy(const hmt_sim_launch *l, void **p)
+{
+    (void)l;
+    float *y = *(float **)p[0];
+    const float *x = *(const float **)p[1];
+    float a = *(float *)p[2];
+    int n = *(int *)p[3];
+    for (int i = 0; i < n; i++) y[i] = a * x[i] + y[i];
+}
+
+static void pair_axpy(const hmt_sim_launch *l, void **p)
+{
+    (void)l;
+    struct pair pr = *(struct pair *)p[0];
+    float a = *(float *)p[1];
+    int n = *(int *)p[2];
+    for (int i = 0; i < n; i++) pr.y[i] = a * pr.x[i] + pr.y[i];
+}
+
+static void slow_add(const hmt_sim_launch *l, void **p)
+{
+    (void)l;
+    float *y = *(float **)p[0];
+    float v = *(float *)p[1];
+    int n = *(int *)p[2];
+    int ms = *(int *)p[3];
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < n; i++) y[i] += v;
+}
+
+static void fill(const hmt_sim_launch *l, void **p)
+{
+    (void)l;
+    float *y = *(float **)p[0];
+    float v = *(float *)p[1];
+    int n = *(int *)p[2];
+    for (int i = 0; i < n; i++) y[i] = v;
+}
+
+static const hmt_sim_param axpy_p[] = { { 0, 8 }, { 8, 8 }, { 16, 4 }, { 20, 4 } };
+static const hmt_sim_param pair_p[] = { { 0, 16 }, { 16, 4 }, { 20, 4 } };
+static const hmt_sim_param slow_p[] = { { 0, 8 }, { 8, 4 }, { 12, 4 }, { 16, 4 } };
+static const hmt_sim_param fill_p[] = { { 0, 8 }, { 8, 4 }, { 12, 4 } };
+
+__attribute__((visibility("default"))) const hmt_sim_kernel_desc hmt_sim_kernels[] = {
+    { "axpy", axpy, 4, axpy_p },
+    { "pair_axpy", pair_axpy, 3, pair_p },
+    { "slow_add", slow_add, 4, slow_p },
+    { "fill", fill, 3, fill_p },
+    { NULL, NULL, 0, NULL },
+};
