@@ -1,0 +1,353 @@
+/* sim/vmm.c — the virtual memory management API with the driver's rules.
+ *
+ * cuMemAddressReserve takes VA from the device range (nothing mapped: any touch faults).
+ * cuMemCreate takes physical memory from the memfd: device-located handles count against
+ * HMT_SIM_MEMORY, host-located ones (CU_MEM_LOCATION_TYPE_HOST / HOST_NUMA) do not.
+ * cuMemMap = mmap(MAP_FIXED) of the handle's memfd range with PROT_NONE — no access until
+ * cuMemSetAccess (mprotect). cuMemUnmap puts the range back to a PROT_NONE reservation;
+ * like the driver it does not wait for work in flight, so a kernel still using the range
+ * faults and the context gets CUDA_ERROR_ILLEGAL_ADDRESS.
+ * Rules enforced with CUDA_ERROR_INVALID_VALUE: sizes/addresses multiples of 2 MiB;
+ * map only inside a reservation, onto VA that is not mapped, offset 0, size <= handle;
+ * unmap whole mappings only; set access only on mapped VA; free a reservation only whole
+ * and with nothing mapped in it (the last is the sim's choice, stricter than documented).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static bool aligned(uintptr_t v) { return v % SIM_GRANULARITY == 0; }
+
+static CUresult vmm_ready(void)
+{
+    SIM_NEED_INIT();
+    CUcontext c;
+    if (sim_ctx_current(&c) == CUDA_SUCCESS) return sim_ctx_check(c);
+    return CUDA_SUCCESS;
+}
+
+static CUresult check_prop(const CUmemAllocationProp *prop, bool *device)
+{
+    if (!prop || prop->type != CU_MEM_ALLOCATION_TYPE_PINNED) return CUDA_ERROR_INVALID_VALUE;
+    switch (prop->location.type) {
+    case CU_MEM_LOCATION_TYPE_DEVICE:
+        if (prop->location.id != 0) return CUDA_ERROR_INVALID_DEVICE;
+        *device = true;
+        break;
+    case CU_MEM_LOCATION_TYPE_HOST:
+        *device = false;
+        break;
+    case CU_MEM_LOCATION_TYPE_HOST_NUMA:
+        if (prop->location.id != 0) return CUDA_ERROR_INVALID_VALUE;
+        *device = false;
+        break;
+    default: /* HOST_NUMA_CURRENT and the rest are invalid for cuMemCreate */
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE) return CUDA_ERROR_NOT_SUPPORTED;
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemGetAllocationGranularity(size_t *granularity,
+                                                  const CUmemAllocationProp *prop,
+                                                  CUmemAllocationGranularity_flags option)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    bool dev;
+    if (!granularity) return CUDA_ERROR_INVALID_VALUE;
+    if ((r = check_prop(prop, &dev)) != CUDA_SUCCESS && r != CUDA_ERROR_NOT_SUPPORTED) return r;
+    if (option != CU_MEM_ALLOC_GRANULARITY_MINIMUM && option != CU_MEM_ALLOC_GRANULARITY_RECOMMENDED)
+        return CUDA_ERROR_INVALID_VALUE;
+    *granularity = SIM_GRANULARITY;
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment,
+                                        CUdeviceptr addr, unsigned long long flags)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    if (!ptr || size == 0 || !aligned(size) || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    if (alignment & (alignment - 1)) return CUDA_ERROR_INVALID_VALUE;
+    if (alignment < SIM_GRANULARITY) alignment = SIM_GRANULARITY;
+    sim_region *reg = calloc(1, sizeof *reg);
+    if (!reg) return CUDA_ERROR_OUT_OF_MEMORY;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    uintptr_t va = 0;
+    bool got = false;
+    if (addr && (uintptr_t)addr % alignment == 0 && sim_in_device_range((uintptr_t)addr, size))
+        got = sim_arena_take(&g_sim.va, (uintptr_t)addr, size) == 0;
+    if (got) va = (uintptr_t)addr;
+    else if (sim_arena_alloc(&g_sim.va, size, alignment, &va) == 0) got = true;
+    if (got) {
+        *reg = (sim_region){.kind = REG_RESERVE, .va = va, .size = size, .span = size,
+                            .id = atomic_fetch_add(&g_sim.next_id, 1)};
+        if (sim_map_insert(&g_sim.regions, va, size, reg)) {
+            sim_arena_free(&g_sim.va, va, size);
+            got = false;
+        }
+    }
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    if (!got) {
+        free(reg);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    *ptr = (CUdeviceptr)va;
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    sim_ent *e = sim_map_find(&g_sim.regions, (uintptr_t)ptr);
+    sim_region *reg = e ? e->obj : NULL;
+    r = CUDA_ERROR_INVALID_VALUE;
+    if (reg && reg->kind == REG_RESERVE && reg->va == (uintptr_t)ptr && reg->span == size) {
+        size_t i = sim_map_lower(&g_sim.mappings, reg->va);
+        bool busy = i < g_sim.mappings.n && g_sim.mappings.v[i].start < reg->va + reg->span;
+        if (!busy) {
+            sim_map_remove(&g_sim.regions, reg->va);
+            sim_arena_free(&g_sim.va, reg->va, reg->span);
+            free(reg);
+            r = CUDA_SUCCESS;
+        }
+    }
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    return r;
+}
+
+SIM_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
+                                const CUmemAllocationProp *prop, unsigned long long flags)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    bool device;
+    if (!handle || flags != 0) return CUDA_ERROR_INVALID_VALUE;
+    if ((r = check_prop(prop, &device)) != CUDA_SUCCESS) return r;
+    if (size == 0 || !aligned(size)) return CUDA_ERROR_INVALID_VALUE;
+    sim_handle *h = calloc(1, sizeof *h);
+    if (!h) return CUDA_ERROR_OUT_OF_MEMORY;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    uint64_t off;
+    if (sim_phys_alloc(size, device, &off)) {
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    } else {
+        *h = (sim_handle){.magic = 0x484e444c, .phys = off, .size = size, .refs = 1,
+                          .device = device, .prop = *prop,
+                          .id = atomic_fetch_add(&g_sim.next_id, 1)};
+        if (sim_map_insert(&g_sim.handles, (uintptr_t)h, 1, h)) {
+            sim_phys_free(off, size, device);
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+        }
+    }
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    if (r != CUDA_SUCCESS) {
+        free(h);
+        return r;
+    }
+    *handle = (CUmemGenericAllocationHandle)(uintptr_t)h;
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    sim_handle *h = sim_handle_lookup(handle);
+    if (h) sim_handle_unref(h);
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    return h ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+SIM_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
+                             CUmemGenericAllocationHandle handle, unsigned long long flags)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    if (offset != 0 || flags != 0 || size == 0 || !aligned(ptr) || !aligned(size))
+        return CUDA_ERROR_INVALID_VALUE;
+    sim_mapping *m = calloc(1, sizeof *m);
+    if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
+    r = CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    sim_handle *h = sim_handle_lookup(handle);
+    sim_ent *e = sim_map_find(&g_sim.regions, (uintptr_t)ptr);
+    sim_region *reg = e ? e->obj : NULL;
+    if (!h) goto out;
+    if (size > h->size) goto out;
+    if (!reg || reg->kind != REG_RESERVE || (uintptr_t)ptr + size > reg->va + reg->span) goto out;
+    size_t i = sim_map_lower(&g_sim.mappings, (uintptr_t)ptr);
+    if (i < g_sim.mappings.n && g_sim.mappings.v[i].start < (uintptr_t)ptr + size) goto out;
+    if (sim_va_map((uintptr_t)ptr, size, h->phys, PROT_NONE)) {
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+        goto out;
+    }
+    *m = (sim_mapping){.va = (uintptr_t)ptr, .size = size, .h = h,
+                       .access = CU_MEM_ACCESS_FLAGS_PROT_NONE, .reg = reg};
+    if (sim_map_insert(&g_sim.mappings, m->va, size, m)) {
+        sim_va_unmap(m->va, size);
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+        goto out;
+    }
+    h->refs++;
+    m = NULL;
+    r = CUDA_SUCCESS;
+out:
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    free(m);
+    return r;
+}
+
+SIM_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    if (size == 0 || !aligned(ptr) || !aligned(size)) return CUDA_ERROR_INVALID_VALUE;
+    uintptr_t a = (uintptr_t)ptr, end = a + size;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    /* The range must be exactly a run of whole, contiguous VMM mappings. */
+    size_t i = sim_map_lower(&g_sim.mappings, a), j = i;
+    uintptr_t at = a;
+    while (j < g_sim.mappings.n && at < end) {
+        sim_mapping *m = g_sim.mappings.v[j].obj;
+        if (m->va != at || m->reg->kind != REG_RESERVE || m->va + m->size > end) break;
+        at += m->size;
+        j++;
+    }
+    if (at != end) {
+        pthread_mutex_unlock(&g_sim.mem_mu);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    for (size_t k = i; k < j; k++) {
+        sim_mapping *m = g_sim.mappings.v[i].obj;
+        sim_va_unmap(m->va, m->size);
+        sim_map_remove(&g_sim.mappings, m->va);
+        sim_handle_unref(m->h);
+        free(m);
+    }
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc,
+                                   size_t count)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    if (!desc || count == 0 || size == 0 || !aligned(ptr) || !aligned(size))
+        return CUDA_ERROR_INVALID_VALUE;
+    int prot = -1;
+    CUmemAccess_flags flags = CU_MEM_ACCESS_FLAGS_PROT_NONE;
+    for (size_t k = 0; k < count; k++) {
+        const CUmemAccessDesc *d = &desc[k];
+        if (d->flags != CU_MEM_ACCESS_FLAGS_PROT_NONE && d->flags != CU_MEM_ACCESS_FLAGS_PROT_READ &&
+            d->flags != CU_MEM_ACCESS_FLAGS_PROT_READWRITE)
+            return CUDA_ERROR_INVALID_VALUE;
+        if (d->location.type == CU_MEM_LOCATION_TYPE_DEVICE) {
+            if (d->location.id != 0) return CUDA_ERROR_INVALID_DEVICE;
+            flags = d->flags;
+            prot = d->flags == CU_MEM_ACCESS_FLAGS_PROT_READWRITE ? PROT_READ | PROT_WRITE
+                   : d->flags == CU_MEM_ACCESS_FLAGS_PROT_READ    ? PROT_READ
+                                                                  : PROT_NONE;
+        } else if (d->location.type != CU_MEM_LOCATION_TYPE_HOST &&
+                   d->location.type != CU_MEM_LOCATION_TYPE_HOST_NUMA) {
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+    }
+    uintptr_t a = (uintptr_t)ptr, end = a + size;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    /* Every byte of the range must be mapped (VMM mappings only). */
+    size_t i = sim_map_lower(&g_sim.mappings, a), j = i;
+    uintptr_t at = a;
+    while (j < g_sim.mappings.n && at < end) {
+        sim_mapping *m = g_sim.mappings.v[j].obj;
+        if (m->va > at || m->reg->kind != REG_RESERVE) break;
+        at = m->va + m->size;
+        j++;
+    }
+    if (at < end) {
+        pthread_mutex_unlock(&g_sim.mem_mu);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (prot >= 0) {
+        if (mprotect((void *)a, size, prot) != 0) {
+            pthread_mutex_unlock(&g_sim.mem_mu);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        for (size_t k = i; k < j; k++) ((sim_mapping *)g_sim.mappings.v[k].obj)->access = flags;
+    }
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemGetAccess(unsigned long long *flags, const CUmemLocation *location,
+                                   CUdeviceptr ptr)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    if (!flags || !location) return CUDA_ERROR_INVALID_VALUE;
+    if (location->type == CU_MEM_LOCATION_TYPE_DEVICE && location->id != 0)
+        return CUDA_ERROR_INVALID_DEVICE;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    sim_ent *e = sim_map_find(&g_sim.mappings, (uintptr_t)ptr);
+    sim_mapping *m = e ? e->obj : NULL;
+    if (m && m->reg->kind == REG_RESERVE) {
+        *flags = location->type == CU_MEM_LOCATION_TYPE_DEVICE ? m->access
+                                                               : CU_MEM_ACCESS_FLAGS_PROT_NONE;
+        r = CUDA_SUCCESS;
+    } else {
+        r = CUDA_ERROR_INVALID_VALUE;
+    }
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    return r;
+}
+
+SIM_EXPORT CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    if (!handle) return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    sim_ent *e = sim_map_find(&g_sim.mappings, (uintptr_t)addr);
+    sim_mapping *m = e ? e->obj : NULL;
+    if (m && m->reg->kind == REG_RESERVE) {
+        m->h->refs++;
+        *handle = (CUmemGenericAllocationHandle)(uintptr_t)m->h;
+        r = CUDA_SUCCESS;
+    } else {
+        r = CUDA_ERROR_INVALID_VALUE;
+    }
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    return r;
+}
+
+SIM_EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop,
+                                                           CUmemGenericAllocationHandle handle)
+{
+    SIM_ENTER();
+    CUresult r = vmm_ready();
+    if (r != CUDA_SUCCESS) return r;
+    if (!prop) return CUDA_ERROR_INVALID_VALUE;
+    pthread_mutex_lock(&g_sim.mem_mu);
+    sim_handle *h = sim_handle_lookup(handle);
+    if (h) *prop = h->prop;
+    pthread_mutex_unlock(&g_sim.mem_mu);
+    return h ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}

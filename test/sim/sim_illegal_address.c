@@ -1,0 +1,102 @@
+/* sim_illegal_address: the check everything later relies on. Map a VMM chunk, use it,
+ * unmap it, touch it from a kernel: the launch aborts, the context returns
+ * CUDA_ERROR_ILLEGAL_ADDRESS (700) from then on (sticky), and the sim says so. A copy
+ * into a mapped chunk without access fails the same way (in a second process state,
+ * checked through a fresh run of the same steps on the copy path). */
+#include "sim_test.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+static CUdeviceptr map_chunk(size_t sz, CUmemGenericAllocationHandle *h, bool access)
+{
+    CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+                                .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    CUdeviceptr va;
+    CK(cuMemAddressReserve(&va, sz, 0, 0, 0));
+    CK(cuMemCreate(h, sz, &prop, 0));
+    CK(cuMemMap(va, sz, 0, *h, 0));
+    if (access) {
+        CUmemAccessDesc ad = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0},
+                              .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+        CK(cuMemSetAccess(va, sz, &ad, 1));
+    }
+    return va;
+}
+
+/* Kernel touches unmapped memory → 700, sticky. */
+static int kernel_case(void)
+{
+    sim_test_ctx();
+    int (*illegal)(void) = (int (*)(void))sim_test_hook("hmt_sim_illegal_address");
+    CUmodule m = sim_test_kernels();
+    CUfunction fill = sim_test_fn(m, "fill_u32");
+    size_t sz = 2 << 20;
+    CUmemGenericAllocationHandle h;
+    CUdeviceptr va = map_chunk(sz, &h, true);
+    uint32_t v = 5;
+    uint64_t n = sz / 4;
+    KERNEL_LAUNCH(fill, NULL, &va, &v, &n);
+    CK(cuCtxSynchronize());
+    CHECK(!illegal());
+    CK(cuMemUnmap(va, sz));
+    CK(cuMemRelease(h));
+    KERNEL_LAUNCH(fill, NULL, &va, &v, &n);  /* the launch itself is accepted */
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuCtxSynchronize());
+    CHECK(illegal());
+    /* Sticky: every later call that reports context errors says 700. */
+    CUdeviceptr d;
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuMemAlloc(&d, 64));
+    uint32_t x = 0;
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuMemcpyHtoD(va, &x, 4));
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuStreamSynchronize(NULL));
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, NULL,
+                                                      (void *[]){&va, &v, &n}, NULL));
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuCtxSynchronize());
+    return 0;
+}
+
+/* Copy into a mapping that has no access yet → 700. */
+static int copy_case(void)
+{
+    sim_test_ctx();
+    size_t sz = 2 << 20;
+    CUmemGenericAllocationHandle h;
+    CUdeviceptr va = map_chunk(sz, &h, false);
+    uint32_t x = 1;
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuMemcpyHtoD(va, &x, 4));
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuCtxSynchronize());
+    return 0;
+}
+
+/* A memset onto reserved-but-unmapped VA → 700. */
+static int memset_case(void)
+{
+    sim_test_ctx();
+    CUdeviceptr va;
+    CK(cuMemAddressReserve(&va, 2 << 20, 0, 0, 0));
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuMemsetD8(va, 0, 16));
+    return 0;
+}
+
+static int run_child(int (*fn)(void))
+{
+    pid_t p = fork();
+    if (p == 0) _exit(fn());
+    int st;
+    waitpid(p, &st, 0);
+    if (!WIFEXITED(st)) {
+        fprintf(stderr, "child crashed (signal %d) instead of reporting 700\n",
+                WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        return 1;
+    }
+    return WEXITSTATUS(st);
+}
+
+int main(void)
+{
+    int rc = run_child(kernel_case);
+    if (rc) return rc;
+    if ((rc = run_child(copy_case))) return rc;
+    return run_child(memset_case);
+}
