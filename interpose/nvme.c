@@ -49,11 +49,12 @@ static struct {
     pthread_mutex_t lock;
     int inited, init_rc;
     int fd;
+    int fd_buffered;             /* the same file without O_DIRECT, opened on first EFAULT */
     size_t slot_bytes;
     unsigned qd;
     int direct;                  /* fd has O_DIRECT */
     int fallback;                /* FB_* bits */
-    int fail_write, fail_read;   /* test-only error injection */
+    int fail_write, fail_read, fail_efault;   /* test-only error injection */
     _Atomic uint64_t epoch;      /* bumped by each init; rings of an older epoch are stale */
     char dir[4096];
     /* slots */
@@ -72,7 +73,8 @@ static struct {
     int busy_active[2];
     uint64_t busy_since[2], busy_ns[2];
     _Atomic uint64_t bytes[2], errors[2];
-} g = { .lock = PTHREAD_MUTEX_INITIALIZER, .busy_lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
+} g = { .lock = PTHREAD_MUTEX_INITIALIZER, .busy_lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1,
+        .fd_buffered = -1 };
 
 enum { DIR_WRITE = 0, DIR_READ = 1 };
 
@@ -253,6 +255,10 @@ static void drop_direct(void)
                   g.dir);
 }
 
+static void atfork_child(void);
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_register(void) { pthread_atfork(NULL, NULL, atfork_child); }
+
 int hmt_nvme_init(size_t slot_bytes)
 {
     pthread_mutex_lock(&g.lock);
@@ -280,6 +286,8 @@ int hmt_nvme_init(size_t slot_bytes)
                  (has_token(fb, "buffered") ? FB_BUFFERED : 0);
     g.fail_write = has_token(hmt_opt.test_nvme_fail, "write");
     g.fail_read = has_token(hmt_opt.test_nvme_fail, "read");
+    g.fail_efault = has_token(hmt_opt.test_nvme_fail, "efault");
+    pthread_once(&atfork_once, atfork_register);
     pick_dir(g.dir, sizeof g.dir);
 
     int no_tmpfile = has_token(fb, "notmpfile");
@@ -374,6 +382,7 @@ struct nvme_ring {
     uint64_t piece_gen;
     unsigned hi;
     struct { char *base; size_t len; uint64_t id; int ok; } reg[NVME_MAX_PIECES];
+    struct nvme_ring *all_prev, *all_next;   /* every live ring, for fork */
 };
 
 static pthread_key_t ring_key;
@@ -381,16 +390,27 @@ static pthread_once_t ring_key_once = PTHREAD_ONCE_INIT;
 static __thread struct nvme_ring *t_ring;
 static atomic_int uring_dead;   /* io_uring refused by the kernel: every thread uses the pool */
 
+/* Every live ring, so that a forked child can close them all: an inherited ring would keep
+ * the parent's spill file (and its disk space) alive for as long as the child lives. */
+static pthread_mutex_t rings_lock = PTHREAD_MUTEX_INITIALIZER;   /* leaf */
+static struct nvme_ring *rings_all;
+
 static void ring_free(struct nvme_ring *r)
 {
     if (!r)
         return;
+    pthread_mutex_lock(&rings_lock);
+    if (r->all_prev) r->all_prev->all_next = r->all_next;
+    else             rings_all = r->all_next;
+    if (r->all_next) r->all_next->all_prev = r->all_prev;
+    pthread_mutex_unlock(&rings_lock);
     io_uring_queue_exit(&r->ring);
     free(r);
 }
 
 static void ring_destructor(void *p) { ring_free(p); }
-static void ring_key_make(void) { pthread_key_create(&ring_key, ring_destructor); }
+static int ring_key_made;
+static void ring_key_make(void) { ring_key_made = pthread_key_create(&ring_key, ring_destructor) == 0; }
 
 /* Brings the ring's fixed-buffer table in line with g.pieces. A piece the kernel will not
  * register (memlock limit, memory it cannot pin) is remembered as not ok and served by
@@ -462,6 +482,12 @@ static struct nvme_ring *ring_get(void)
         r->epoch = g.epoch;
         r->fixed_file = io_uring_register_files(&r->ring, &g.fd, 1) == 0;
         r->buf_table = io_uring_register_buffers_sparse(&r->ring, NVME_MAX_PIECES) == 0;
+        pthread_mutex_lock(&rings_lock);
+        r->all_next = rings_all;
+        if (rings_all)
+            rings_all->all_prev = r;
+        rings_all = r;
+        pthread_mutex_unlock(&rings_lock);
         t_ring = r;
         pthread_setspecific(ring_key, r);
     }
@@ -485,6 +511,7 @@ struct nvme_op {
     off_t off;
     size_t done;
     int buf_idx;                 /* fixed buffer, or -1 */
+    int efaulted;                /* direct I/O refused this buffer; went through the page cache */
     struct nvme_op *qnext;       /* thread pool queue */
     struct nvme_batch *b;
     unsigned i;
@@ -534,6 +561,52 @@ static void op_finish(struct nvme_batch *b, unsigned i)
         b->on_done(i, b->errs[i], b->arg);
 }
 
+/* The file without O_DIRECT: a second descriptor of the same (unnamed) file. */
+static int buffered_fd(void)
+{
+    pthread_mutex_lock(&g.lock);
+    if (g.fd_buffered < 0 && g.fd >= 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", g.fd);
+        g.fd_buffered = open(path, O_RDWR | O_CLOEXEC);
+        if (g.fd_buffered < 0)
+            g.fd_buffered = -errno;
+    }
+    int fd = g.fd_buffered;
+    pthread_mutex_unlock(&g.lock);
+    return fd;
+}
+
+/* Direct I/O refused a buffer with EFAULT (memory the kernel cannot pin for I/O, as some
+ * driver mappings are): copy that chunk through the page cache instead, synchronously. The
+ * kernel keeps the two descriptors coherent (direct I/O flushes and invalidates the cache
+ * over its range). 1 done, or -errno. */
+static int op_buffered(struct nvme_batch *b, struct nvme_op *op)
+{
+    HMT_WARN_ONCE("pinned buffers refuse direct I/O (EFAULT); their chunks go through the page cache");
+    op->efaulted = 1;
+    pthread_mutex_lock(&g.lock);
+    g.fallback |= FB_BUFFERED;
+    pthread_mutex_unlock(&g.lock);
+    int fd = buffered_fd();
+    if (fd < 0)
+        return fd;
+    while (op->done < b->bytes) {
+        size_t len = b->bytes - op->done;
+        off_t off = op->off + (off_t)op->done;
+        ssize_t r = b->d == DIR_WRITE ? pwrite(fd, op->buf + op->done, len, off)
+                                      : pread(fd, op->buf + op->done, len, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return b->d == DIR_READ ? -ENODATA : -EIO;
+        op->done += (size_t)r;
+    }
+    return 1;
+}
+
 /* What a completed request (res = bytes or -errno) means for its op: 1 done, 0 resubmit,
  * <0 failed. Shared by io_uring and the thread pool. */
 static int op_account(struct nvme_batch *b, struct nvme_op *op, long res)
@@ -543,8 +616,12 @@ static int op_account(struct nvme_batch *b, struct nvme_op *op, long res)
         res = -ENOSPC;
     if (res >= 0 && b->d == DIR_READ && g.fail_read)
         res = -EIO;
+    if (res >= 0 && g.fail_efault && g.direct && !op->efaulted)
+        res = -EFAULT;
     if (res == -EINTR || res == -EAGAIN)
         return 0;
+    if (res == -EFAULT && g.direct && !op->efaulted)
+        return op_buffered(b, op);
     if (res == -EINVAL && g.direct && op->done == 0) {
         drop_direct();   /* file system takes O_DIRECT at open, refuses it for I/O */
         return g.direct ? -EINVAL : 0;
@@ -935,18 +1012,14 @@ void hmt_nvme_stats_json(void *root)
     cJSON_AddStringToObject(root, "nvme_fallback", st.fallback);
 }
 
-void hmt_nvme_shutdown(void)
+/* Forgets the spill file and every slot. Called with g.lock held (or in a forked child). */
+static void state_reset(void)
 {
-    pthread_mutex_lock(&g.lock);
-    if (t_ring) {
-        ring_free(t_ring);
-        t_ring = NULL;
-        pthread_once(&ring_key_once, ring_key_make);
-        pthread_setspecific(ring_key, NULL);
-    }
     if (g.fd >= 0)
         close(g.fd);
-    g.fd = -1;
+    if (g.fd_buffered >= 0)
+        close(g.fd_buffered);
+    g.fd = g.fd_buffered = -1;
     free(g.free_slots);
     g.free_slots = NULL;
     g.nfree = g.free_cap = 0;
@@ -959,10 +1032,49 @@ void hmt_nvme_shutdown(void)
     memset(g.pieces, 0, sizeof g.pieces);
     g.npieces_hi = 0;
     g.piece_gen++;
+    g.epoch++;
     atomic_store(&uring_dead, 0);
-    pthread_mutex_unlock(&g.lock);
-    pthread_mutex_lock(&g.busy_lock);
     memset(g.busy_ns, 0, sizeof g.busy_ns);
-    pthread_mutex_unlock(&g.busy_lock);
+    memset(g.busy_active, 0, sizeof g.busy_active);
     g.bytes[0] = g.bytes[1] = g.errors[0] = g.errors[1] = 0;
+}
+
+void hmt_nvme_shutdown(void)
+{
+    pthread_mutex_lock(&g.lock);
+    if (t_ring) {
+        ring_free(t_ring);
+        t_ring = NULL;
+        pthread_once(&ring_key_once, ring_key_make);
+        pthread_setspecific(ring_key, NULL);
+    }
+    pthread_mutex_lock(&g.busy_lock);
+    state_reset();
+    pthread_mutex_unlock(&g.busy_lock);
+    pthread_mutex_unlock(&g.lock);
+}
+
+/* A forked child gets none of the parent's spill file: its slots are the parent's to reuse,
+ * and an inherited descriptor (or ring holding the file) would keep the file's disk space
+ * alive for as long as the child lives. The child starts over with a file of its own if it
+ * calls hmt_nvme_init. Only the forking thread exists here, so locks are remade, not taken. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&g.lock, NULL);
+    pthread_mutex_init(&g.busy_lock, NULL);
+    pthread_mutex_init(&rings_lock, NULL);
+    for (struct nvme_ring *r = rings_all, *next; r; r = next) {
+        next = r->all_next;
+        io_uring_queue_exit(&r->ring);   /* the child's mapping and descriptor only */
+        free(r);
+    }
+    rings_all = NULL;
+    t_ring = NULL;
+    if (ring_key_made)
+        pthread_setspecific(ring_key, NULL);
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.cv, NULL);
+    pool.head = pool.tail = NULL;
+    pool.nthreads = 0;   /* the parent's workers do not exist here */
+    state_reset();
 }
