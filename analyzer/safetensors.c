@@ -213,6 +213,10 @@ int hmt_st_open(const char *path, hmt_st_file **out, char *err, size_t errlen)
                           msg, sizeof(msg));
     if (rc < 0) {
         hmt_st_unref(f);
+        size_t pl = strlen(path), sl = strlen(".safetensors");
+        if (pl < sl || strcmp(path + pl - sl, ".safetensors") != 0)
+            return hmt_errf(err, errlen, rc, "%s: neither a torch.save zip archive nor safetensors (%s)",
+                            path, msg);
         return hmt_errf(err, errlen, rc, "%s: %s", path, msg);
     }
     *out = f;
