@@ -101,6 +101,8 @@ int main(int argc, char **argv)
     const char *want = nouring ? "threads" : "buffered";
     CHECK(!strcmp(st.fallback, want), "fallback %s, expected %s", st.fallback, want);
     hmt_nvme_shutdown();
+    for (unsigned i = 0; i < N; i++)
+        free(bufs[i]);
     CHECK(dir_entries(dir) == 0, "spill folder not empty");
     rmdir(dir);
     return T_PASS;
