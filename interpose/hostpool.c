@@ -17,6 +17,7 @@ static struct slot *free_slots;
 static struct pending *pend;
 static size_t npend, cappend;
 static uint64_t pinned_total;
+static uint64_t refused_round;   /* the eviction round in which the driver refused a slab */
 
 void hmt_hostpool_reclaim(int all)
 {
@@ -49,7 +50,9 @@ static int grow(void)
         }
     }
     void *p = NULL;
+    if (refused_round && refused_round == hmt_res.evict_round) return -1;
     if (hmt_real.cuMemHostAlloc(&p, slab, CU_MEMHOSTALLOC_PORTABLE) != CUDA_SUCCESS || !p) {
+        refused_round = hmt_res.evict_round;
         HMT_WARN_ONCE("pinned host memory refused (cuMemHostAlloc of %llu bytes); evictions stop "
                       "where the pool ends", (unsigned long long)slab);
         return -1;

@@ -171,6 +171,11 @@ static void fences_drop(struct hmt_chunk *c)
     c->nfences = 0;
 }
 
+/* Eviction rounds (under the move lock): a chunk whose eviction was refused is not chosen
+ * again in the same round, so a refusing tier ends the round with out-of-memory instead of
+ * a loop; the next round tries again (the tier may have recovered). */
+#define evict_round hmt_res.evict_round
+
 /* ---- movers: the only two places bytes move ------------------------------------------ */
 
 static int is_hbm_hinted(struct hmt_chunk *c)
@@ -202,7 +207,7 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
         if (ok && hmt_backing_reserve(c) != 0) {
             HMT_WARN_ONCE("pinned host memory refused; chunks stay resident (budget may be unreachable)");
             ok = 0;
-            c->stuck = 1;
+            c->stuck_round = evict_round;
         }
         if (ok && hmt_backing_store(c, chunk_va(c)) != CUDA_SUCCESS) {
             hmt_backing_release(c, NULL);
@@ -260,11 +265,10 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
     return freed;
 }
 
-struct victim_arg { uint64_t gen; };
 static int victim_ok(struct hmt_chunk *c, void *arg)
 {
     (void)arg;
-    return c->state == HMT_CHUNK_RESIDENT && c->users == 0 && !c->stuck;
+    return c->state == HMT_CHUNK_RESIDENT && c->users == 0 && c->stuck_round != evict_round;
 }
 
 /* Makes room for `need` more bytes under the budget, evicting as the policy says. Move lock
@@ -273,6 +277,7 @@ static int victim_ok(struct hmt_chunk *c, void *arg)
 static CUresult ensure_budget(uint64_t need, int on_launch_path)
 {
     struct hmt_chunk *batch[64];
+    evict_round++;
     for (int tries = 0;;) {
         int n = 0;
         pthread_mutex_lock(&hmt_map_lock);
@@ -298,6 +303,7 @@ static CUresult ensure_budget(uint64_t need, int on_launch_path)
         CUresult err = CUDA_SUCCESS;
         move_out(batch, n, on_launch_path, &err);
         if (err != CUDA_SUCCESS) return err;
+        /* chunks refused by their tier are now excluded from this round; loop */
     }
 }
 

@@ -58,7 +58,7 @@ struct hmt_chunk {
     struct hmt_alloc *alloc;
     uint32_t index;
     uint8_t state;            /* enum hmt_chunk_state */
-    uint8_t stuck;            /* eviction refused by its tier: stays resident (invariant 4) */
+    uint64_t stuck_round;     /* eviction refused in this round (invariant 4): not retried in it */
     int users;                /* operations between prepare and finish (pins) */
     uint64_t last_use;        /* launch sequence of the last operation (LRU) */
     uint64_t mark;            /* op generation, to count each chunk once per operation */
@@ -91,6 +91,8 @@ struct hmt_res {
     uint64_t resident_bytes;  /* chunks with a physical handle (under map lock) */
     CUstream copy_stream;     /* hmt's own stream for evict/fault-in copies */
     uint64_t seq;             /* operation sequence (atomic) */
+    uint64_t evict_round;     /* eviction round (move lock): a tier that refused is not asked
+                               * again in the same round */
 };
 extern struct hmt_res hmt_res;
 extern pthread_mutex_t hmt_move_lock;

@@ -189,4 +189,34 @@ static inline uint64_t res_fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 #define RES_FNV_INIT 1469598103934665603ull
+
+/* main() of a test whose body runs with hmt and a budget: the parent runs itself as a child
+ * with LD_PRELOAD=libhmt.so and HMT_HBM_LIMIT=budget and passes its exit status on. */
+static inline int res_main_with_hmt(int argc, char **argv, const char *budget, int (*body)(void))
+{
+    if (argc >= 2 && !strcmp(argv[1], "child")) return body();
+    char env_b[64];
+    snprintf(env_b, sizeof env_b, "HMT_HBM_LIMIT=%s", budget);
+    const char *env[] = { env_b, NULL };
+    static char out[8192];
+    int rc = res_run_child(argv[0], "body", 1, env, out, sizeof out);
+    fputs(out, stdout);
+    return rc;
+}
+
+/* Fills [d, d+bytes) with the pattern of `seed` through a host buffer. */
+static inline void res_put(CUdeviceptr d, size_t bytes, unsigned seed, float *mirror)
+{
+    res_pattern(mirror, bytes / sizeof(float), seed);
+    CK(cuMemcpyHtoD(d, mirror, bytes));
+}
+
+/* Compares device bytes with the host mirror. */
+static inline void res_expect(CUdeviceptr d, const void *mirror, size_t bytes, const char *what)
+{
+    void *h = malloc(bytes);
+    CK(cuMemcpyDtoH(h, d, bytes));
+    if (memcmp(h, mirror, bytes)) FAIL("%s: device bytes differ from the expected", what);
+    free(h);
+}
 #endif
