@@ -9,13 +9,14 @@
  * pool or the page cache; the API and the per-chunk error reporting are the same.
  * The contract, options and error model are in nvme.h.
  *
- * Locks (all leaves below residency's locks; none is held across I/O, a callback or a
- * driver call):
+ * Locks, outermost first (all below residency's locks; none is held across I/O, a callback
+ * or a driver call, except fallocate under g.lock when the file grows):
  *   g.lock        spill file state: slot free list, file size, slab table, fallback flags
- *   g.busy_lock   the busy-time clocks behind nvme_*_gbps
- *   pool.lock     the thread-pool job queue (fallback only)
- *   batch->lock   one thread-pool batch's completion queue (fallback only)
- * Never take g.lock while holding another of these.
+ *   g.busy_lock   the busy-time clocks behind nvme_*_gbps          (leaf)
+ *   rings_lock    the list of every thread's ring, for fork         (leaf)
+ *   pool.lock     the thread-pool job queue (fallback only)         (leaf)
+ *   batch->lock   one thread-pool batch's completion queue          (leaf)
+ * g.lock may be held while taking a leaf; never the other way round.
  */
 #define _GNU_SOURCE
 #include "nvme.h"
@@ -63,6 +64,8 @@ static struct {
     int64_t max_slots;           /* HMT_NVME_LIMIT / slot_bytes, 0 = no limit */
     int64_t *free_slots;
     size_t nfree, free_cap;
+    uint8_t *used;               /* per slot: 1 while it holds a chunk (catches double frees) */
+    size_t used_cap;
     uint64_t slots_used;
     /* fixed-buffer table shared by all rings; each ring syncs to it by generation */
     struct piece pieces[NVME_MAX_PIECES];
@@ -197,26 +200,46 @@ static int grow_file(int64_t want)
     return -ENOSPC;
 }
 
-/* Hands out a slot with space behind it, or -ENOSPC. Called with g.lock held. */
+/* Hands out a slot with space behind it, or -ENOSPC / -ENOMEM. Called with g.lock held. */
 static int64_t slot_alloc(void)
 {
     int64_t s;
     if (g.nfree) {
         s = g.free_slots[--g.nfree];
     } else {
+        if ((size_t)g.hwm >= g.used_cap) {
+            size_t cap = g.used_cap ? g.used_cap * 2 : 1024;
+            uint8_t *u = realloc(g.used, cap);
+            if (!u)
+                return -ENOMEM;
+            memset(u + g.used_cap, 0, cap - g.used_cap);
+            g.used = u;
+            g.used_cap = cap;
+        }
         if (grow_file(g.hwm + 1) != 0)
             return -ENOSPC;
         s = g.hwm++;
     }
+    g.used[s] = 1;
     g.slots_used++;
     return s;
+}
+
+/* 1 when slot s holds a chunk. Called with g.lock held. */
+static int slot_live(int64_t s)
+{
+    return s >= 0 && s < g.hwm && g.used[s];
 }
 
 /* Called with g.lock held. */
 static void slot_release(int64_t s)
 {
-    if (s < 0 || s >= g.hwm)
+    if (!slot_live(s)) {
+        if (s >= 0)
+            HMT_WARN_ONCE("spill file slot %lld freed twice or never allocated (ignored)",
+                          (long long)s);
         return;
+    }
     if (g.nfree == g.free_cap) {
         size_t cap = g.free_cap ? g.free_cap * 2 : 256;
         int64_t *p = realloc(g.free_slots, cap * sizeof *p);
@@ -226,6 +249,7 @@ static void slot_release(int64_t s)
         g.free_cap = cap;
     }
     g.free_slots[g.nfree++] = s;
+    g.used[s] = 0;
     g.slots_used--;
 }
 
@@ -939,16 +963,14 @@ int hmt_nvme_read(unsigned n, void *const bufs[], size_t bytes, const int64_t sl
         return -ENOMEM;
     }
     int direct = g.direct;
-    pthread_mutex_lock(&g.lock);
-    int64_t hwm = g.hwm;
-    pthread_mutex_unlock(&g.lock);
     struct nvme_batch b = { .d = DIR_READ, .n = n, .bytes = bytes, .ops = ops, .errs = errs,
                             .on_done = on_done, .arg = arg };
+    pthread_mutex_lock(&g.lock);
+    for (unsigned i = 0; i < n; i++)
+        errs[i] = slot_live(slots[i]) ? 0 : -EINVAL;
+    pthread_mutex_unlock(&g.lock);
     for (unsigned i = 0; i < n; i++) {
-        errs[i] = 0;
-        if (slots[i] < 0 || slots[i] >= hwm)
-            errs[i] = -EINVAL;
-        else if (direct && (((uintptr_t)bufs[i] | bytes) & (NVME_ALIGN - 1)))
+        if (!errs[i] && direct && (((uintptr_t)bufs[i] | bytes) & (NVME_ALIGN - 1)))
             errs[i] = -EINVAL;
         ops[i] = (struct nvme_op){ .buf = bufs[i], .off = (off_t)slots[i] * (off_t)g.slot_bytes,
                                    .buf_idx = -1, .b = &b, .i = i };
@@ -1023,6 +1045,9 @@ static void state_reset(void)
     free(g.free_slots);
     g.free_slots = NULL;
     g.nfree = g.free_cap = 0;
+    free(g.used);
+    g.used = NULL;
+    g.used_cap = 0;
     g.hwm = g.file_slots = 0;
     g.slots_used = 0;
     g.inited = 0;

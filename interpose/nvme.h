@@ -17,7 +17,12 @@
  * with hmt_nvme_register_buffer() become io_uring fixed buffers (READ_FIXED / WRITE_FIXED);
  * a buffer outside every registered slab still works through plain READ / WRITE.
  * With O_DIRECT, `bufs[i]` must be 4096-byte aligned and `bytes` a multiple of 4096
- * (host-pool chunks are); otherwise that chunk fails with -EINVAL.
+ * (host-pool chunks are); otherwise that chunk fails with -EINVAL. A buffer the kernel
+ * refuses to pin for direct I/O (EFAULT) is copied through the page cache instead, announced
+ * once.
+ * fork(): the child inherits no descriptor or ring of the parent's spill file (they would
+ * keep its disk space alive); in the child every call returns -ENODEV until it calls
+ * hmt_nvme_init, which opens a spill file of its own.
  *
  * Fallbacks, each announced once (HMT_WARN) and visible as stats "nvme_fallback":
  *   io_uring unavailable (ENOSYS, EPERM, as in some containers) -> pread/pwrite thread pool

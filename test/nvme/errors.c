@@ -131,6 +131,14 @@ int main(int argc, char **argv)
         hmt_nvme_free_slot(slots[0]);
         hmt_nvme_free_slot(slots[1]);
         hmt_nvme_free_slot(slots[2]);
+        /* A freed slot cannot be read, and freeing it again changes nothing. */
+        int e1;
+        CHECK(hmt_nvme_read(1, bufs, SLOT, &slots[0], &e1, NULL, NULL) == -EINVAL && e1 == -EINVAL,
+              "read of a freed slot: %d", e1);
+        hmt_nvme_free_slot(slots[0]);
+        hmt_nvme_get_stats(&st);
+        CHECK(st.slots_used == 7, "%lu slots used after 3 frees and a double free",
+              (unsigned long)st.slots_used);
         fill_all(400);
         CHECK(write_some(5, 400) == 3, "3 freed slots hold 3 more chunks");
         read_back(5, 400);
