@@ -17,10 +17,13 @@
  *   - RTLD_DEFAULT: the first global definition is our own export (we are preloaded), so we
  *     answer what the program would get without us: the next definition after libhmt; if
  *     that is the driver's, our wrapper; if there is none, NULL (with dlerror set);
- *   - RTLD_NEXT: we find the caller's object (dladdr1) and walk the objects loaded after it
- *     (link_map order), taking the first that defines the name itself. This models glibc's
- *     search for objects loaded at start; for RTLD_LOCAL objects loaded later it may differ,
- *     which only matters for these names. If nothing is found, the tail call answers.
+ *   - RTLD_NEXT: we find the caller's object (dladdr1). If it precedes libhmt (the program,
+ *     an earlier preload), we walk the objects after it in link_map order (glibc's order for
+ *     objects loaded at start) to the first that defines the name itself. If it follows us,
+ *     glibc's RTLD_NEXT asked from libhmt gives the first global definition after us: none
+ *     means none after the caller either (NULL); one after the caller is the answer; one in
+ *     between is skipped by walking from the caller (which may also see RTLD_LOCAL objects:
+ *     an approximation, for these names only). If nothing is found, the tail call answers.
  * A redirect happens only when the real lookup found the symbol. The path takes no lock of
  * ours and does not allocate or log (glibc's own dladdr/dlsym lock internally, as dlsym does).
  */
@@ -91,21 +94,59 @@ static void *redirected(void *p)
     return w;
 }
 
-static void *next_after(const void *caller, const char *name, int id)
+static struct link_map *map_of(const void *addr)
 {
     Dl_info info;
     struct link_map *lm = NULL;
-    if (!dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
-        return PASS;
-    for (struct link_map *m = lm->l_next; m; m = m->l_next) {
+    if (!addr || !dladdr1(addr, &info, (void **)&lm, RTLD_DL_LINKMAP))
+        return NULL;
+    return lm;
+}
+
+/* 1 when `later` comes after `m` in load (link_map) order. */
+static int after(const struct link_map *m, const struct link_map *later)
+{
+    for (const struct link_map *l = m ? m->l_next : NULL; l; l = l->l_next)
+        if (l == later)
+            return 1;
+    return 0;
+}
+
+/* The first object after `from` that defines `name` itself; its definition or NULL. */
+static void *walk_from(struct link_map *from, const char *name)
+{
+    for (struct link_map *m = from->l_next; m; m = m->l_next) {
         void *p = hmt_libc_dlsym(m, name);   /* m and its dependencies ... */
-        struct link_map *pm = NULL;
-        if (!p || !dladdr1(p, &info, (void **)&pm, RTLD_DL_LINKMAP) || pm != m)
-            continue;                        /* ... but only m's own definition counts */
-        dlerror();                           /* our failed probes must not leak into dlerror() */
-        return p == hmt_wrappers[id] ? p : redirected(p);
+        if (p && map_of(p) == m)             /* ... but only m's own definition counts */
+            return p;
     }
-    return PASS;
+    return NULL;
+}
+
+/* RTLD_NEXT for a hooks.def name, on behalf of the object containing `caller`. */
+static void *next_after(const void *caller, const char *name, int id)
+{
+    struct link_map *x = map_of(caller), *self = map_of(&pass_marker);
+    if (!x || !self)
+        return PASS;
+    void *p;
+    if (after(x, self)) {
+        /* The caller precedes us (the program, an earlier preload): objects loaded at start,
+         * in search order, so the walk is glibc's order; it reaches our wrapper at latest. */
+        p = walk_from(x, name);
+    } else {
+        /* The caller follows us. glibc, asked from here, gives the first global definition
+         * after libhmt; if none, there is none after the caller either. */
+        p = hmt_libc_dlsym(RTLD_NEXT, name);
+        if (!p)
+            return NULL;                     /* dlerror() says "undefined symbol" */
+        if (!after(x, map_of(p)))
+            p = walk_from(x, name);          /* defined between us and the caller */
+    }
+    if (!p)
+        return PASS;
+    dlerror();                               /* our failed probes must not leak into dlerror() */
+    return p == hmt_wrappers[id] ? p : redirected(p);
 }
 
 __attribute__((always_inline)) static inline void *decide(void *handle, const char *name,

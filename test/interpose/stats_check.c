@@ -1,0 +1,120 @@
+/* stats_check.c — interpose_stats (and interpose_twice): the HMT_STATS report counts each
+ * call and each redirect exactly once.
+ *
+ * The program runs itself as a child with HMT_STATS=<file>; the child makes a known number of
+ * calls through each door; the parent reads the JSON (cJSON) and checks every stats.def row
+ * is present and the per-function and per-door counts are exact. Under interpose_twice two
+ * copies of libhmt.so are preloaded: the counts must not double (only the first copy acts).
+ */
+#include "ih.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *const stat_names[] = {
+#define HMT_STAT(id, json, help) json,
+#define HMT_GAUGE(id, json, help) json,
+#include "stats.def"
+#undef HMT_STAT
+#undef HMT_GAUGE
+};
+
+static int count_hmt_copies(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *slash = strrchr(info->dlpi_name, '/');
+    if (!strcmp(slash ? slash + 1 : info->dlpi_name, "libhmt.so"))
+        ++*(int *)data;
+    return 0;
+}
+
+static int child(void)
+{
+    ih_hmt();
+    ih_context();
+    CUfunction f = ih_kernel("add8");
+    size_t fr, tot;
+    for (int i = 0; i < 5; i++)
+        cuMemGetInfo_v2(&fr, &tot);
+    void *drv = dlopen("libcuda.so.1", RTLD_NOW);
+    dlsym(drv, "cuMemAlloc_v2");
+    dlsym(drv, "cuLaunchKernel");
+    dlsym(drv, "cuGetExportTable");   /* not redirected */
+    void *p;
+    cuGetProcAddress_v2("cuLaunchKernel", &p, 12000, 0, NULL);
+    cuGetProcAddress_v2("cuMemcpyHtoDAsync", &p, 12000, 2, NULL);
+    cuGetProcAddress_v2("cuInit", &p, 2000, 0, NULL);
+    cuGetProcAddress_v2("cuDeviceGetName", &p, 2000, 0, NULL);   /* not wrapped */
+    CUdeviceptr args[8] = { 0 };
+    void *params[8];
+    for (int i = 0; i < 8; i++)
+        params[i] = &args[i];
+    for (int i = 0; i < 4; i++)
+        cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL);
+    cuCtxSynchronize();
+    return 0;
+}
+
+static double num(cJSON *o, const char *k)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "child"))
+        return child();
+    int twice = argc > 1 && !strcmp(argv[1], "twice");
+    if (twice) {
+        int n = 0;
+        dl_iterate_phdr(count_hmt_copies, &n);
+        CHECK(n == 2, "interpose_twice: %d copies of libhmt.so loaded, want 2", n);
+    }
+    char path[] = "/tmp/hmt-stats-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("HMT_STATS", path, 1);
+        execl("/proc/self/exe", argv[0], "child", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child failed: %d", st);
+    FILE *f = fopen(path, "r");
+    char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    unlink(path);
+    buf[n] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    CHECK(root != NULL, "HMT_STATS is not one JSON object: '%.200s'", buf);
+    if (!root)
+        return IH_DONE();
+    for (size_t i = 0; i < sizeof stat_names / sizeof stat_names[0]; i++)
+        CHECK(cJSON_GetObjectItemCaseSensitive(root, stat_names[i]), "no \"%s\"", stat_names[i]);
+    cJSON *doors = cJSON_GetObjectItemCaseSensitive(root, "doors");
+    cJSON *calls = cJSON_GetObjectItemCaseSensitive(root, "calls");
+    CHECK(doors && calls, "no doors / calls objects");
+    CHECK(num(doors, "dlsym_redirects") == 2, "dlsym_redirects = %g, want 2", num(doors, "dlsym_redirects"));
+    CHECK(num(doors, "getproc_redirects") == 3, "getproc_redirects = %g, want 3",
+          num(doors, "getproc_redirects"));
+    CHECK(num(calls, "cuMemGetInfo_v2") == 5, "cuMemGetInfo_v2 = %g, want 5", num(calls, "cuMemGetInfo_v2"));
+    CHECK(num(calls, "cuLaunchKernel") == 4, "cuLaunchKernel = %g, want 4", num(calls, "cuLaunchKernel"));
+    CHECK(num(calls, "cuGetProcAddress_v2") == 4, "cuGetProcAddress_v2 = %g, want 4",
+          num(calls, "cuGetProcAddress_v2"));
+    CHECK(num(calls, "cuMemAlloc_v2") == -1, "cuMemAlloc_v2 was never called but is listed");
+    double total = 0;
+    for (cJSON *c = calls ? calls->child : NULL; c; c = c->next)
+        total += c->valuedouble;
+    CHECK(num(doors, "exported_calls") == total, "exported_calls %g != sum of calls %g",
+          num(doors, "exported_calls"), total);
+    cJSON_Delete(root);
+    return IH_DONE();
+}
