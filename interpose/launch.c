@@ -58,7 +58,13 @@ static struct layout *build_layout(CUfunction f)
     CUresult (*kget)(void *, size_t, size_t *, size_t *) = (void *)hmt_real.cuKernelGetParamInfo;
     CUresult (*get)(void *, size_t, size_t *, size_t *) = fget;
     long n = count_params(get, f, NULL, 0);
-    if (n < 0) { get = kget; n = count_params(get, f, NULL, 0); }
+    if (n < 0) {
+        /* Maybe a CUkernel cast to CUfunction. A kernel getter that answers "no parameter 0"
+         * may just not know the handle: only a positive count is believed. */
+        get = kget;
+        n = count_params(get, f, NULL, 0);
+        if (n == 0) n = -1;
+    }
     struct layout *l = calloc(1, sizeof(*l) + (size_t)(n > 0 ? n : 0) * sizeof(l->p[0]));
     if (!l) return NULL;
     l->f = f;

@@ -178,9 +178,10 @@ static void fences_drop(struct hmt_chunk *c)
 
 /* ---- movers: the only two places bytes move ------------------------------------------ */
 
+/* HBM-preferred: hinted HBM, or untagged (hints room: untagged memory stays in HBM). */
 static int is_hbm_hinted(struct hmt_chunk *c)
 {
-    return hmt_hints_tier_of(chunk_va(c), hmt_res.chunk) == HMT_TIER_HBM;
+    return hmt_hints_tier_of(chunk_va(c), hmt_res.chunk) <= HMT_TIER_HBM;
 }
 
 /* Evicts the victims (state EVICTING, chosen by the caller): waits on their fences on the
@@ -197,6 +198,7 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
         /* fences: wait for every stream that used the chunk; never for a capturing one */
         for (int k = 0; ok && k < c->nfences; k++) {
             struct hmt_fence *f = c->fences[k];
+            if (hmt_opt.test_skip_fences) break;   /* negative control of invariant 2 */
             if (hmt_real.cuEventQuery(f->ev) == CUDA_SUCCESS) continue;
             CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
             if (f->stream && hmt_real.cuStreamIsCapturing &&
@@ -260,6 +262,7 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
         if (u != CUDA_SUCCESS) { hmt_backing_release(c, NULL); continue; }
         HMT_STAT_ADD(evictions, 1);
         HMT_STAT_ADD(bytes_evicted, hmt_res.chunk);
+        hmt_hints_note_evict(va, hmt_res.chunk);
     }
     HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
     return freed;
@@ -378,6 +381,7 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
         HMT_GAUGE_MAX(peak_resident_bytes, res);
         HMT_STAT_ADD(faults, 1);
         HMT_STAT_ADD(bytes_faulted, hmt_res.chunk);
+        hmt_hints_note_fault(chunk_va(c), hmt_res.chunk);
     }
     HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
     if (!copied) return r;
@@ -577,6 +581,33 @@ CUresult hmt_op_prepare(struct hmt_op *op)
     return r;
 }
 
+/* Staging window (hints room): chunks the hints place in CPU/SSD visit the GPU for the
+ * operations that use them; once their resident bytes exceed the window, the least recently
+ * used ones not pinned by an operation go back to their tier. Runs after an operation has
+ * unpinned, with no lock held. One batch per call: a refused eviction ends it. */
+static void trim_staging(int on_launch_path)
+{
+    struct hmt_chunk *batch[64];
+    int n = 0;
+    pthread_mutex_lock(&hmt_move_lock);
+    pthread_mutex_lock(&hmt_map_lock);
+    uint64_t window = hmt_hints_staging_bytes(hmt_res.chunk);
+    while (hmt_policy_cold_bytes() > window && n < 64) {
+        struct hmt_chunk *c = hmt_policy_cold_victim(victim_ok, NULL);
+        if (!c) break;
+        c->state = HMT_CHUNK_EVICTING;
+        hmt_policy_gone(c);
+        batch[n++] = c;
+    }
+    pthread_mutex_unlock(&hmt_map_lock);
+    CUresult err = CUDA_SUCCESS;
+    if (n) {
+        move_out(batch, n, on_launch_path, &err);
+        HMT_STAT_ADD(staging_evictions, (uint64_t)n);
+    }
+    pthread_mutex_unlock(&hmt_move_lock);
+}
+
 void hmt_op_finish(struct hmt_op *op, int ok)
 {
     if (!op->npinned) return;
@@ -601,6 +632,8 @@ void hmt_op_finish(struct hmt_op *op, int ok)
     op->npinned = 0;
     pthread_mutex_unlock(&hmt_map_lock);
     hmt_fence_put(f);
+    if (HMT_UNLIKELY(hmt_policy_cold_bytes() > hmt_hints_staging_bytes(hmt_res.chunk)))
+        trim_staging(op->on_launch_path);
 }
 
 /* ---- allocation ------------------------------------------------------------------------ */

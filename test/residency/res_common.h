@@ -147,6 +147,7 @@ static inline int res_run_child(char *self, const char *mode, int with_hmt, cons
         unsetenv("HMT_HBM_LIMIT");
         unsetenv("HMT_STATS");
         unsetenv("HMT_TEST_SKIP_FAULTIN");
+        unsetenv("HMT_TEST_SKIP_FENCES");
         if (with_hmt) setenv("LD_PRELOAD", RES_HMT_PATH, 1); else unsetenv("LD_PRELOAD");
         for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
         char *argv[] = { self, "child", (char *)mode, NULL };

@@ -2,7 +2,8 @@
  * stream A works on buffer a; meanwhile the host allocates the whole budget for b, which
  * must evict a. The eviction has to wait on a's fence (the event after the kernel); if it
  * unmapped a at once, the kernel's late writes would hit unmapped memory (illegal address)
- * or be lost. Then a is read back: every element must carry the kernel's +1. */
+ * or be lost. Then a is read back: every element must carry the kernel's +1.
+ * "negative": the same with HMT_TEST_SKIP_FENCES=1 must fail. */
 #include "res_common.h"
 
 static int body(void)
@@ -32,4 +33,16 @@ static int body(void)
     return 0;
 }
 
-int main(int argc, char **argv) { return res_main_with_hmt(argc, argv, "8M", body); }
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "negative")) {
+        /* HMT_TEST_SKIP_FENCES=1: eviction does not wait; the test body must then fail */
+        const char *env[] = { "HMT_HBM_LIMIT=8M", "HMT_TEST_SKIP_FENCES=1", NULL };
+        char out[4096];
+        int rc = res_run_child(argv[0], "body", 1, env, out, sizeof out);
+        if (rc == 0) FAIL("eviction without fences went unnoticed: the test could not fail");
+        printf("negative control: evicting without fences fails the body (rc %d)\n", rc);
+        return 0;
+    }
+    return res_main_with_hmt(argc, argv, "8M", body);
+}
