@@ -1,0 +1,132 @@
+/* sim_launch_params: kernel parameters as the driver takes them — kernelParams or an
+ * `extra` packed buffer (both → CUDA_ERROR_INVALID_VALUE), layouts from
+ * cuFuncGetParamInfo/cuKernelGetParamInfo (past the last → INVALID_VALUE), parameters
+ * snapshotted at launch, cuLaunchKernelEx and cooperative launches, modules and
+ * libraries loaded from the .so's bytes, and a kernel that reads a device pointer stored
+ * in device memory. */
+#include "sim_test.h"
+
+#include <sys/stat.h>
+
+static void *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f);
+    struct stat st;
+    CHECK(fstat(fileno(f), &st) == 0);
+    void *b = malloc((size_t)st.st_size);
+    CHECK(fread(b, 1, (size_t)st.st_size, f) == (size_t)st.st_size);
+    fclose(f);
+    return b;
+}
+
+int main(void)
+{
+    sim_test_ctx();
+    void *image = slurp(SIM_TEST_KERNELS);
+    CUmodule m;
+    CK(cuModuleLoadData(&m, image));
+    CUfunction fill = sim_test_fn(m, "fill_u32"), ct = sim_test_fn(m, "copy_through"),
+               noop = sim_test_fn(m, "noop");
+    size_t off, sz;
+    CK(cuFuncGetParamInfo(fill, 1, &off, &sz));
+    CHECK(off == 8 && sz == 4);
+    CK(cuFuncGetParamInfo(fill, 2, &off, &sz));
+    CHECK(off == 16 && sz == 8);
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuFuncGetParamInfo(fill, 3, &off, &sz));
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuFuncGetParamInfo(noop, 0, &off, &sz));
+    const char *name;
+    CK(cuFuncGetName(&name, fill));
+    CHECK(strcmp(name, "fill_u32") == 0);
+
+    CUdeviceptr d;
+    const uint64_t N = 64;
+    CK(cuMemAlloc(&d, N * 4));
+    /* extra buffer */
+    struct { CUdeviceptr p; uint32_t v; uint32_t pad; uint64_t n; } pb = {d, 11, 0, N};
+    size_t pbs = sizeof pb;
+    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &pb, CU_LAUNCH_PARAM_BUFFER_SIZE, &pbs,
+                     CU_LAUNCH_PARAM_END};
+    CK(cuLaunchKernel(fill, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, extra));
+    uint32_t v = 12;
+    uint64_t n = N;
+    void *kp[] = {&d, &v, &n};
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, NULL, kp, extra));
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL));
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuLaunchKernel(fill, 0, 1, 1, 1, 1, 1, 0, NULL, kp, NULL));
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuLaunchKernel(fill, 1, 1, 1, 1025, 1, 1, 0, NULL, kp, NULL));
+    size_t small = 8;
+    void *extra_small[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &pb, CU_LAUNCH_PARAM_BUFFER_SIZE,
+                           &small, CU_LAUNCH_PARAM_END};
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, extra_small));
+    uint32_t h[64];
+    CK(cuMemcpyDtoH(h, d, sizeof h));
+    CHECK(h[0] == 11 && h[63] == 11);
+
+    /* Parameters are copied at launch. */
+    CUstream s;
+    CK(cuStreamCreate(&s, 0));
+    CUfunction sleep_k = sim_test_fn(m, "sleep_us");
+    uint32_t us = 20000;
+    KERNEL_LAUNCH(sleep_k, s, &us);
+    CK(cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, s, kp, NULL));
+    v = 13;
+    CK(cuStreamSynchronize(s));
+    CK(cuMemcpyDtoH(h, d, sizeof h));
+    CHECK(h[5] == 12);
+
+    /* cuLaunchKernelEx and cooperative launch. */
+    CUlaunchConfig cfg = {.gridDimX = 2, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 64,
+                          .blockDimY = 1, .blockDimZ = 1, .hStream = s};
+    CK(cuLaunchKernelEx(&cfg, fill, kp, NULL));
+    CK(cuStreamSynchronize(s));
+    CK(cuMemcpyDtoH(h, d, sizeof h));
+    CHECK(h[7] == 13);
+    v = 14;
+    CK(cuLaunchCooperativeKernel(fill, 1, 1, 1, 1, 1, 1, 0, s, kp));
+    CK(cuStreamSynchronize(s));
+    CK(cuMemcpyDtoH(h, d, sizeof h));
+    CHECK(h[7] == 14);
+
+    /* A pointer stored in device memory, read by the kernel. */
+    CUdeviceptr src, pp;
+    CK(cuMemAlloc(&src, N * 4));
+    CK(cuMemsetD32(src, 77, N));
+    CK(cuMemAlloc(&pp, 8));
+    CK(cuMemcpyHtoD(pp, &src, 8));
+    void *ka[] = {&d, &pp, &n};
+    CK(cuLaunchKernel(ct, 1, 1, 1, 1, 1, 1, 0, NULL, ka, NULL));
+    CK(cuMemcpyDtoH(h, d, sizeof h));
+    CHECK(h[0] == 77 && h[63] == 77);
+
+    /* Library API: same kernels, CUkernel castable to CUfunction. */
+    CUlibrary lib;
+    CK(cuLibraryLoadData(&lib, image, NULL, NULL, 0, NULL, NULL, 0));
+    CUkernel k;
+    CK(cuLibraryGetKernel(&k, lib, "fill_u32"));
+    CK(cuKernelGetParamInfo(k, 2, &off, &sz));
+    CHECK(off == 16 && sz == 8);
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuKernelGetParamInfo(k, 3, &off, &sz));
+    v = 15;
+    CK(cuLaunchKernel((CUfunction)k, 1, 1, 1, 1, 1, 1, 0, NULL, kp, NULL));
+    CK(cuMemcpyDtoH(h, d, sizeof h));
+    CHECK(h[1] == 15);
+    CUfunction kf;
+    CK(cuKernelGetFunction(&kf, k));
+    unsigned cnt;
+    CK(cuLibraryGetKernelCount(&cnt, lib));
+    CHECK(cnt >= 8);
+    CK(cuLibraryUnload(lib));
+    EXPECT(CUDA_ERROR_INVALID_HANDLE, cuLaunchKernel(kf, 1, 1, 1, 1, 1, 1, 0, NULL, kp, NULL));
+
+    /* Not an ELF image: no host kernels to run. */
+    EXPECT(CUDA_ERROR_NO_BINARY_FOR_GPU, cuModuleLoadData(&m, ".version 8.0\n.target sm_90\n"));
+    EXPECT(CUDA_ERROR_FILE_NOT_FOUND, cuModuleLoad(&m, "/nonexistent/k.so"));
+
+    CK(cuStreamDestroy(s));
+    CK(cuMemFree(d));
+    CK(cuMemFree(src));
+    CK(cuMemFree(pp));
+    free(image);
+    return 0;
+}
