@@ -399,6 +399,49 @@ int main(void)
         run("named shape mismatch", m2, opt, NULL, NULL, 0, "shape differs", NULL);
         unlink(m2);
     }
+    /* hints/dump_optimizer.py's layout: weights and "<name>::exp_avg(_sq)/::step" by name */
+    {
+        char dump[64];
+        snprintf(dump, sizeof(dump), "%s/dump.safetensors", dir);
+        const char *hdr = "{\"__metadata__\":{\"format\":\"hmt-optimizer-dump\",\"tied\":\"{}\"},"
+                          "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                          "\"w::exp_avg\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+                          "\"w::exp_avg_sq\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]},"
+                          "\"w::step\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[24,28]},"
+                          "\"frozen\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[28,32]}}";
+        float vals[8] = {1, -3, 0.5f, -0.5f, 0.25f, 0.75f, 12, 4};
+        for (int bad = 0; bad < 2; bad++) {
+            if (bad)
+                vals[5] = INFINITY;
+            uint64_t hl = strlen(hdr);
+            FILE *f = fopen(dump, "wb");
+            fwrite(&hl, 8, 1, f);
+            fwrite(hdr, 1, hl, f);
+            fwrite(vals, 4, 8, f);
+            fclose(f);
+            char *paths[] = {dump};
+            hmt_ckpt *c;
+            int rc = hmt_ckpt_open(paths, 1, &c, err, sizeof(err));
+            if (bad) {
+                CHECK(rc < 0 && strstr(err, "tensor w: exp_avg_sq has Inf"), "dump with Inf: %s", rc < 0 ? err : "accepted");
+                if (rc == 0)
+                    hmt_ckpt_free(c);
+                continue;
+            }
+            if (rc < 0) {
+                CHECK(0, "dump: %s", err);
+                continue;
+            }
+            CHECK(strcmp(c->naming, "dump") == 0 && c->np == 2 && c->weights->n == 2, "dump: 2 weights");
+            const hmt_param *w = param(c, "w"), *fz = param(c, "frozen");
+            CHECK(w && w->has_state && fabs(w->s.mean_exp_avg_sq - 0.5) < 1e-12 &&
+                      fabs(w->s.mean_abs_exp_avg - 0.5) < 1e-12 && w->s.step == 12 &&
+                      fabs(w->s.mean_abs_weight - 2) < 1e-12, "dump: w's statistics");
+            CHECK(fz && !fz->has_state, "dump: frozen has no state");
+            hmt_ckpt_free(c);
+        }
+        unlink(dump);
+    }
     unlink(model);
     unlink(opt);
     rmdir(dir);
