@@ -824,6 +824,17 @@ uint64_t hmt_hints_largest_cold(void)
     return H.active ? H.largest_cold : 0;
 }
 
+uint64_t hmt_hints_staging_bytes(size_t chunk)
+{
+    if (!chunk)
+        return 0;
+    uint64_t w = hmt_opt.staging;
+    if (!w)   /* twice the largest cold tensor, counting the chunk it may straddle into */
+        w = 2 * ((H.largest_cold + chunk - 1) / chunk + 1) * chunk;
+    w = (w + chunk - 1) / chunk * chunk;
+    return w < 2 * chunk ? 2 * chunk : w;
+}
+
 const char *hmt_hints_tier_name(int tier)
 {
     if (tier >= 0 && tier < H.ntiers)

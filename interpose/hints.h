@@ -45,6 +45,10 @@ void hmt_hints_note_evict(CUdeviceptr addr, size_t bytes);
 const char *hmt_hints_name_at(CUdeviceptr addr);
 /* Largest device size of any CPU/SSD-tier tensor (staging-window default), 0 without hints. */
 uint64_t hmt_hints_largest_cold(void);
+/* Staging window: device bytes that CPU/SSD-tier chunks may hold at once while they visit
+ * the GPU for operations. HMT_STAGING when set, else twice (the largest cold tensor rounded
+ * up to chunks, plus one chunk it may straddle into); rounded up to chunks, at least 2. */
+uint64_t hmt_hints_staging_bytes(size_t chunk);
 /* "HBM", "CPU", "SSD" or an extra tier's name from the hints file. */
 const char *hmt_hints_tier_name(int tier);
 
