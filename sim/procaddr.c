@@ -16,8 +16,8 @@
  * sim/stubs.c), so every real CUDA 13 entry point yields a pointer, as on a GPU.
  */
 #define _GNU_SOURCE
-#define __CUDA_API_VERSION_INTERNAL 1 /* declares the 4-argument cuGetProcAddress */
-#include <cuda.h>
+#include "internal.h" /* cuda.h with __CUDA_API_VERSION_INTERNAL: the 4-argument ABI too */
+
 #include <cudaTypedefs.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -26,7 +26,9 @@
 
 #include "procaddr_table.h"
 
-#define PA_EXPORT __attribute__((visibility("default")))
+_Static_assert(SIM_DRIVER_VERSION == HMT_SIM_PROCADDR_CUDA_VERSION,
+               "procaddr_table.h describes another CUDA version than the sim reports; "
+               "rerun sim/gen_procaddr.py with the matching toolkit");
 
 /* The flags the API defines; CU_GET_PROC_ADDRESS_DEFAULT (0) means legacy here, because the
  * per-thread default is a property of the caller's compilation, which the driver cannot see
@@ -126,13 +128,13 @@ static const char *pa_choose(const char *base, int cuda_version, int per_thread,
     return legacy->exported; /* per-thread variant newer than cudaVersion: legacy, as documented */
 }
 
-PA_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
-                                       cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus)
+static CUresult pa_lookup(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
+                          CUdriverProcAddressQueryResult *symbolStatus)
 {
     /* Argument errors leave *pfn and *symbolStatus untouched. Unknown flag bits, and asking
      * for legacy and per-thread at once, are refused: the real driver's answer to those is
      * undocumented, and a caller passing them has a bug worth seeing. */
-    if (!symbol || !pfn || cudaVersion > HMT_SIM_PROCADDR_CUDA_VERSION ||
+    if (!symbol || !pfn || cudaVersion > SIM_DRIVER_VERSION ||
         (flags & ~(cuuint64_t)PA_FLAGS_KNOWN) || flags == PA_FLAGS_KNOWN)
         return CUDA_ERROR_INVALID_VALUE;
 
@@ -154,9 +156,18 @@ PA_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaV
     return CUDA_SUCCESS;
 }
 
-PA_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+/* Neither needs cuInit: the runtime looks up cuInit itself this way. */
+SIM_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
+                                        cuuint64_t flags, CUdriverProcAddressQueryResult *symbolStatus)
 {
-    return cuGetProcAddress_v2(symbol, pfn, cudaVersion, flags, NULL);
+    SIM_ENTER();
+    return pa_lookup(symbol, pfn, cudaVersion, flags, symbolStatus);
+}
+
+SIM_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+{
+    SIM_ENTER();
+    return pa_lookup(symbol, pfn, cudaVersion, flags, NULL);
 }
 
 /* Both keep the real signatures; a mismatch with cudaTypedefs.h fails the build here. */

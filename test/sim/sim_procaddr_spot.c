@@ -8,6 +8,8 @@
  */
 #include "procaddr_test.h"
 
+#include "procaddr_table.h"
+
 #define OK CU_GET_PROC_ADDRESS_SUCCESS
 #define NOT_FOUND CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND
 #define TOO_OLD CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT
@@ -90,6 +92,12 @@ static void names(void)
 
 static void argument_errors(void)
 {
+    /* "Above the driver's version" means above what cuDriverGetVersion reports. */
+    int drv = 0;
+    PT_CHECK(cuDriverGetVersion(&drv) == CUDA_SUCCESS && drv == HMT_SIM_PROCADDR_CUDA_VERSION,
+             "cuDriverGetVersion %d, the table describes %d", drv, HMT_SIM_PROCADDR_CUDA_VERSION);
+    pt_expect("cuMemAlloc", HMT_SIM_PROCADDR_CUDA_VERSION, 0, "cuMemAlloc_v2",
+              CU_GET_PROC_ADDRESS_SUCCESS);
     void *p = (void *)1;
     CUdriverProcAddressQueryResult st = (CUdriverProcAddressQueryResult)7;
     /* cudaVersion above the driver's (13000) is an error, not "not found". */
