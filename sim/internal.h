@@ -194,7 +194,6 @@ typedef struct sim_work {
     };
 } sim_work;
 void sim_work_fini(sim_work *w);
-int sim_work_clone(sim_work *dst, const sim_work *src);
 /* Executes one work item on the calling (worker) thread; faults become sticky 700. */
 void sim_work_run(sim_work *w, struct CUstream_st *s);
 

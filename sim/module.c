@@ -29,7 +29,12 @@ typedef struct sim_module {
     const hmt_sim_kernel_desc *table;
     unsigned nfuncs;
     sim_func *funcs;
+    struct sim_module *next;   /* every module ever loaded (g_modules) */
 } sim_module;
+
+/* Modules are never freed, even when unloaded, so stale CUfunction/CUkernel handles fail
+ * cleanly with CUDA_ERROR_INVALID_HANDLE instead of touching freed memory. (ctx_mu) */
+static sim_module *g_modules;
 
 sim_func *sim_func_check(CUfunction f)
 {
@@ -71,6 +76,10 @@ static CUresult mod_from_dl(void *dl, sim_module **out)
         fs[i].param_bytes = end;
     }
     *m = (sim_module){.magic = SIM_MAGIC_MOD, .dl = dl, .table = t, .nfuncs = n, .funcs = fs};
+    pthread_mutex_lock(&g_sim.ctx_mu);
+    m->next = g_modules;
+    g_modules = m;
+    pthread_mutex_unlock(&g_sim.ctx_mu);
     *out = m;
     return CUDA_SUCCESS;
 }
@@ -197,8 +206,7 @@ static CUresult unload(sim_module *m)
     if (sim_ctx_current(&c) == CUDA_SUCCESS) sim_ctx_sync(c);
     m->magic = 0;
     for (unsigned i = 0; i < m->nfuncs; i++) m->funcs[i].magic = 0;
-    /* The handle and function structs stay allocated so stale handles fail cleanly;
-     * the code is unmapped as on a GPU. */
+    /* The code is unmapped as on a GPU; the structs stay (g_modules). */
     dlclose(m->dl);
     return CUDA_SUCCESS;
 }

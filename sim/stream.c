@@ -52,30 +52,6 @@ void sim_work_fini(sim_work *w)
     w->kind = W_NOP;
 }
 
-int sim_work_clone(sim_work *dst, const sim_work *src)
-{
-    *dst = *src;
-    if (src->kind == W_COPY && src->copy.stage) {
-        size_t n = src->copy.sslice * (src->copy.depth ? src->copy.depth : 1);
-        if (!n) n = src->copy.spitch * src->copy.height;
-        dst->copy.stage = malloc(n ? n : 1);
-        if (!dst->copy.stage) return -ENOMEM;
-        memcpy(dst->copy.stage, src->copy.stage, n);
-        dst->copy.src = dst->copy.stage + (src->copy.src - (const char *)src->copy.stage);
-    } else if (src->kind == W_KERNEL) {
-        dst->kern.buf = malloc(src->kern.bufsize ? src->kern.bufsize : 1);
-        if (!dst->kern.buf) return -ENOMEM;
-        memcpy(dst->kern.buf, src->kern.buf, src->kern.bufsize);
-    } else if (src->kind == W_RECORD || src->kind == W_WAIT) {
-        pthread_mutex_lock(&g_sim.q_mu);
-        (src->kind == W_RECORD ? src->rec.ev : src->wait.ev)->refs++;
-        pthread_mutex_unlock(&g_sim.q_mu);
-    } else if (src->kind == W_GRAPH || src->kind == W_FREE) {
-        return -ENOTSUP;
-    }
-    return 0;
-}
-
 static void run_copy(void *arg)
 {
     sim_work *w = arg;
