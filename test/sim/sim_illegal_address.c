@@ -1,8 +1,9 @@
 /* sim_illegal_address: the check everything later relies on. Map a VMM chunk, use it,
  * unmap it, touch it from a kernel: the launch aborts, the context returns
- * CUDA_ERROR_ILLEGAL_ADDRESS (700) from then on (sticky), and the sim says so. A copy
- * into a mapped chunk without access fails the same way (in a second process state,
- * checked through a fresh run of the same steps on the copy path). */
+ * CUDA_ERROR_ILLEGAL_ADDRESS (700) from then on (sticky), and the sim says so. Each case
+ * runs in a child process (a broken context stays broken): copy into a mapping without
+ * access, memset onto reserved-but-unmapped VA, unmap under a kernel in flight (and the
+ * fenced positive control), and a pointer read from device memory. */
 #include "sim_test.h"
 
 #include <sys/wait.h>
@@ -79,6 +80,59 @@ static int memset_case(void)
     return 0;
 }
 
+/* Unmapping under a kernel still in flight: cuMemUnmap does not wait, the kernel faults
+ * (the mistake invariant 2 of DESIGN.md guards against). With the stream synchronised
+ * first, the same sequence is fine (positive control). */
+static int inflight_case(bool fence)
+{
+    sim_test_ctx();
+    CUmodule m = sim_test_kernels();
+    CUfunction sleep_k = sim_test_fn(m, "sleep_us"), sum = sim_test_fn(m, "read_sum");
+    CUstream s;
+    CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    size_t sz = 2 << 20;
+    CUmemGenericAllocationHandle h;
+    CUdeviceptr va = map_chunk(sz, &h, true);
+    CUdeviceptr out;
+    CK(cuMemAlloc(&out, 8));
+    uint32_t us = 50000;
+    uint64_t n = sz;
+    KERNEL_LAUNCH(sleep_k, s, &us);
+    KERNEL_LAUNCH(sum, s, &va, &n, &out);
+    if (fence) CK(cuStreamSynchronize(s));
+    CK(cuMemUnmap(va, sz)); /* returns at once either way */
+    CK(cuMemRelease(h));
+    if (fence) {
+        CK(cuStreamSynchronize(s));
+        return 0;
+    }
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuStreamSynchronize(s));
+    return 0;
+}
+static int inflight_unfenced(void) { return inflight_case(false); }
+static int inflight_fenced(void) { return inflight_case(true); }
+
+/* A pointer stored in device memory, read by the kernel, into an unmapped chunk → 700:
+ * the sim catches what a parameter scan cannot see. */
+static int indirect_case(void)
+{
+    sim_test_ctx();
+    CUmodule m = sim_test_kernels();
+    CUfunction ct = sim_test_fn(m, "copy_through");
+    size_t sz = 2 << 20;
+    CUmemGenericAllocationHandle h;
+    CUdeviceptr va = map_chunk(sz, &h, true);
+    CUdeviceptr dst, pp;
+    CK(cuMemAlloc(&dst, 64));
+    CK(cuMemAlloc(&pp, 8));
+    CK(cuMemcpyHtoD(pp, &va, 8));
+    CK(cuMemUnmap(va, sz));
+    uint64_t n = 16;
+    KERNEL_LAUNCH(ct, NULL, &dst, &pp, &n);
+    EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuCtxSynchronize());
+    return 0;
+}
+
 static int run_child(int (*fn)(void))
 {
     pid_t p = fork();
@@ -98,5 +152,8 @@ int main(void)
     int rc = run_child(kernel_case);
     if (rc) return rc;
     if ((rc = run_child(copy_case))) return rc;
-    return run_child(memset_case);
+    if ((rc = run_child(memset_case))) return rc;
+    if ((rc = run_child(inflight_unfenced))) return rc;
+    if ((rc = run_child(inflight_fenced))) return rc;
+    return run_child(indirect_case);
 }
