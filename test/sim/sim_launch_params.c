@@ -39,6 +39,12 @@ int main(void)
     CK(cuFuncGetName(&name, fill));
     CHECK(strcmp(name, "fill_u32") == 0);
 
+    int nb, minb, bs;
+    CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&nb, fill, 256, 0));
+    CHECK(nb == 8);
+    CK(cuOccupancyMaxPotentialBlockSize(&minb, &bs, fill, NULL, 0, 0));
+    CHECK(bs > 0 && bs <= 1024 && minb > 0);
+
     CUdeviceptr d;
     const uint64_t N = 64;
     CK(cuMemAlloc(&d, N * 4));
