@@ -24,6 +24,8 @@
  *     means none after the caller either (NULL); one after the caller is the answer; one in
  *     between is skipped by walking from the caller (which may also see RTLD_LOCAL objects:
  *     an approximation, for these names only). If nothing is found, the tail call answers.
+ * Under HMT_MODE=off nothing is redirected, and RTLD_DEFAULT / RTLD_NEXT still look past our
+ * own exports, so the program sees exactly what it would without hmt.
  * A redirect happens only when the real lookup found the symbol. The path takes no lock of
  * ours and does not allocate or log (glibc's own dladdr/dlsym lock internally, as dlsym does).
  */
@@ -85,8 +87,14 @@ __attribute__((constructor(101))) static void dlsym_init(void)
 static char pass_marker;
 #define PASS ((void *)&pass_marker)
 
+static int off;   /* HMT_MODE=off (or a second copy): hide our exports, redirect nothing */
+
 static void *redirected(void *p)
 {
+    /* The table of driver pointers exists once the driver is resolved; a program that has
+     * not loaded libcuda cannot have found a driver function. */
+    if (!p || off || hmt_driver_init_if_loaded() != 0)
+        return p;
     void *w = hmt_wrapper_for(p);
     if (!w)
         return p;
@@ -145,6 +153,15 @@ static void *next_after(const void *caller, const char *name, int id)
     }
     if (!p)
         return PASS;
+    if (p == hmt_wrappers[id]) {
+        /* We are next. Without us the walk would go on: if nothing follows (no driver
+         * loaded, or only RTLD_LOCAL), the program must see NULL, not a driver it lacks. */
+        void *q = hmt_libc_dlsym(RTLD_NEXT, name);
+        if (!q)
+            return NULL;
+        if (off)
+            p = q;
+    }
     dlerror();                               /* our failed probes must not leak into dlerror() */
     return p == hmt_wrappers[id] ? p : redirected(p);
 }
@@ -161,8 +178,7 @@ __attribute__((always_inline)) static inline void *decide(void *handle, const ch
     int id = hmt_hook_find(name);
     if (id < 0)
         return PASS;
-    if (hmt_driver_init() != 0 || hmt_passthrough())
-        return PASS;
+    off = hmt_passthrough();
     if (handle == RTLD_NEXT)
         return next_after(caller, name, id);
     if (handle == RTLD_DEFAULT) {
@@ -170,14 +186,16 @@ __attribute__((always_inline)) static inline void *decide(void *handle, const ch
         if (!p)
             return PASS;
         if (p == hmt_wrappers[id]) {
-            /* Our export shadows the rest: answer what the program sees without us. */
+            /* Our export shadows the rest: answer what the program sees without us (NULL
+             * when libcuda is not loaded, or loaded RTLD_LOCAL). */
             p = hmt_libc_dlsym(RTLD_NEXT, name);
             if (!p)
                 return NULL;
         }
         return redirected(p);
     }
-    if (handle != hmt_driver_handle)
+    /* Probing for cuInit must not load the driver: only an already loaded one is looked at. */
+    if (off || hmt_driver_init_if_loaded() != 0 || handle != hmt_driver_handle)
         return PASS;
     void *p = hmt_libc_dlsym(handle, name);
     return p ? redirected(p) : NULL;

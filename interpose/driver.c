@@ -86,6 +86,17 @@ int hmt_driver_init(void)
     return driver_status;
 }
 
+int hmt_driver_init_if_loaded(void)
+{
+    if (atomic_load_explicit(&hmt_driver_ready, memory_order_acquire))
+        return driver_status;
+    void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+        return -ENOENT;   /* not loaded: nothing of the driver's can be found yet; retry later */
+    dlclose(h);
+    return hmt_driver_init();
+}
+
 void *hmt_wrapper_for(const void *real)
 {
     size_t lo = 0, hi = ptr_count;

@@ -67,6 +67,9 @@ extern struct hmt_real hmt_real;
  * An entry the driver does not export stays NULL; its wrapper then returns
  * CUDA_ERROR_NOT_SUPPORTED (a program could not have called it without hmt). */
 int hmt_driver_init(void);
+/* Same, but only if the program has loaded libcuda.so.1 already (never loads it): for dlsym,
+ * where a program without CUDA may probe for cuInit. 0, or -ENOENT (try again later). */
+int hmt_driver_init_if_loaded(void);
 /* 1 once hmt_driver_init() has finished (acquire); wrappers test it before reading hmt_real. */
 extern atomic_int hmt_driver_ready;
 /* The handle dlopen("libcuda.so.1") gives (NULL before init or when no driver loads). */

@@ -45,11 +45,10 @@ int main(int argc, char **argv)
 
     /* RTLD_DEFAULT: what the program would see without hmt, wrapped where it is the driver. */
     p = dlsym(RTLD_DEFAULT, "cuMemAlloc_v2");
-    CHECK(off ? p == ih_libc_dlsym(hmt, "cuMemAlloc_v2") || p == ih_raw("cuMemAlloc_v2")
-              : ih_is_wrapper(p, "cuMemAlloc_v2"), "RTLD_DEFAULT cuMemAlloc_v2 = %s", ih_name_of(p));
-    if (!off)
-        CHECK(dlsym(RTLD_DEFAULT, "cuLaunchKernel") == own,
-              "RTLD_DEFAULT cuLaunchKernel should be libinterpose_next's (first without hmt)");
+    CHECK(off ? p == ih_raw("cuMemAlloc_v2") : ih_is_wrapper(p, "cuMemAlloc_v2"),
+          "RTLD_DEFAULT cuMemAlloc_v2 = %s", ih_name_of(p));
+    CHECK(dlsym(RTLD_DEFAULT, "cuLaunchKernel") == own,
+          "RTLD_DEFAULT cuLaunchKernel should be libinterpose_next's (first without hmt)");
     dlerror();
     CHECK(dlsym(RTLD_DEFAULT, "cudnnCreate") == NULL && dlerror(), "RTLD_DEFAULT cudnnCreate");
     CHECK(dlsym(RTLD_DEFAULT, "malloc") == ih_libc_dlsym(RTLD_DEFAULT, "malloc"), "malloc");
@@ -62,12 +61,13 @@ int main(int argc, char **argv)
               "want libhmt's (lookup not made on the caller's behalf?)", p, ih_name_of(p));
         dlerror();
         p = dlsym(RTLD_NEXT, "cuMemAlloc_v2");
-        CHECK(p == ih_libc_dlsym(hmt, "cuMemAlloc_v2"), "RTLD_NEXT cuMemAlloc_v2 #%d = %s", i,
-              ih_name_of(p));
+        CHECK(p == (off ? ih_raw("cuMemAlloc_v2") : ih_libc_dlsym(hmt, "cuMemAlloc_v2")),
+              "RTLD_NEXT cuMemAlloc_v2 #%d = %s", i, ih_name_of(p));
         CHECK(dlerror() == NULL, "dlerror() set after a successful RTLD_NEXT lookup");
+        /* off: libinterpose_next's own is next once libhmt is looked past */
         p = dlsym(RTLD_NEXT, "cuLaunchKernel");
-        CHECK(p == ih_libc_dlsym(hmt, "cuLaunchKernel"), "RTLD_NEXT cuLaunchKernel #%d = %s", i,
-              ih_name_of(p));
+        CHECK(p == (off ? own : ih_libc_dlsym(hmt, "cuLaunchKernel")),
+              "RTLD_NEXT cuLaunchKernel #%d = %s", i, ih_name_of(p));
     }
     /* RTLD_NEXT from libinterpose_next: libcuda is next, so the driver's function is found
      * and handed out as hmt's wrapper. */
