@@ -103,6 +103,7 @@ static struct {
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc;
+static int strict_exit;           /* HMT_STRICT=1 and the file was unusable */
 
 /* ---- tags (under hints_lock) ------------------------------------------------------------- */
 
@@ -502,7 +503,8 @@ static int load(void)
         H.active = 0;
         if (hmt_opt.strict) {
             HMT_ERR("hints: HMT_HINTS=%s: %s; HMT_STRICT=1, so exiting", H.path, why);
-            exit(1);
+            strict_exit = 1;     /* exits once pthread_once has returned (see hmt_hints_init) */
+            return rc;
         }
         HMT_ERR("hints: HMT_HINTS=%s: %s; running without hints (set HMT_STRICT=1 to stop instead)",
                 H.path, why);
@@ -515,7 +517,22 @@ static void init_once_fn(void) { init_rc = load(); }
 int hmt_hints_init(void)
 {
     pthread_once(&init_once, init_once_fn);
+    /* Not inside pthread_once: exit's handlers (the stats writer) call back in here. */
+    static atomic_int exiting;
+    if (HMT_UNLIKELY(strict_exit) && !atomic_exchange(&exiting, 1))
+        exit(1);
     return init_rc;
+}
+
+/* Loads the hints at start (after options.c's constructor, 102, and residency's, 103), so an
+ * invalid file is reported — or, with HMT_STRICT=1, stops the process — before the program
+ * runs, not at its first allocation. The lazy path in every entry point stays for code that
+ * reaches a door before constructors have run. */
+__attribute__((constructor(104))) static void hints_ctor(void)
+{
+    hmt_options_init();
+    if (!hmt_passthrough() && hmt_opt.hints && *hmt_opt.hints)
+        hmt_hints_init();
 }
 
 int hmt_hints_active(void)
@@ -869,7 +886,7 @@ void hmt_hints_note_evict(CUdeviceptr addr, size_t bytes) { note_move(addr, byte
 void hmt_hints_stats_json(void *root_)
 {
     cJSON *root = root_;
-    hmt_hints_init();
+    /* no hmt_hints_init() here: this runs from exit handlers, possibly the strict exit's */
     if (!root || (!H.loaded && !H.failed))
         return;
     cJSON *o = cJSON_AddObjectToObject(root, "hints");

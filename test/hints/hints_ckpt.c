@@ -15,6 +15,12 @@
  *     order    .to(bf16, non_blocking=True): bf16 destination, fp32 staging buffer, upload,
  *              cast kernel, staging freed — fingerprints cannot name the destination, so
  *              allocation order and size must
+ *     rank     alloc, with HMT_HINTS=.../hints.{rank}.json and RANK=5 (the file for rank 5)
+ *     invalid  alloc with a truncated hints file: the job runs correctly (pass-through), hmt
+ *              says so in exactly one line, stats say format "invalid" and name nothing
+ *     flat     alloc with the seed's flat module map: runs, one warning line, names nothing
+ *     strict   invalid file with HMT_STRICT=1: the process stops at load (exit 1, one line),
+ *              before main runs
  * Tied tensors (lm_head.weight = transformer.wte.weight) are uploaded once, as PyTorch does;
  * the first name in state-dict order is the right one.
  */
@@ -231,8 +237,9 @@ static int check(int argc, char **argv)
     if (argc < 9)
         DIE("usage: hints_ckpt check MODE CKPT HINTS LIBHMT SIMDIR KERNELS WORKDIR");
     const char *mode = argv[2], *ckpt = argv[3], *hints = argv[4], *libhmt = argv[5];
+    char cmd[1024];
     const char *simdir = argv[6], *kernels = argv[7], *dir = argv[8];
-    char stats[512], manifest[512], cmd[1024];
+    char stats[512], manifest[512];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
     if (system(cmd) != 0)
         return 1;
@@ -240,6 +247,28 @@ static int check(int argc, char **argv)
     snprintf(manifest, sizeof manifest, "%s/manifest.txt", dir);
     unlink(stats);
 
+    unlink(manifest);
+    char errfile[512], file[600];
+    snprintf(errfile, sizeof errfile, "%s/stderr.txt", dir);
+    const char *workload = mode;
+    if (!strcmp(mode, "rank")) {          /* the file for rank 5, named through {rank} */
+        snprintf(file, sizeof file, "%s/hints.5.json", dir);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", hints, file);
+        if (system(cmd) != 0)
+            return 1;
+        snprintf(file, sizeof file, "%s/hints.{rank}.json", dir);
+        hints = file;
+        workload = "alloc";
+    } else if (!strcmp(mode, "invalid") || !strcmp(mode, "strict") || !strcmp(mode, "flat")) {
+        snprintf(file, sizeof file, "%s/hints.json", dir);
+        FILE *f = fopen(file, "w");
+        fputs(!strcmp(mode, "flat") ? "{\"transformer.h.0.mlp\": \"CPU\", \"transformer.h.1.attn\": \"SSD\"}"
+                                    : "{\"format\": \"hmt-tier-hints\", \"version\": 1, \"tensors\": [",
+              f);
+        fclose(f);
+        hints = file;
+        workload = "alloc";
+    }
     pid_t pid = fork();
     if (pid == 0) {
         setenv("LD_PRELOAD", libhmt, 1);
@@ -247,14 +276,51 @@ static int check(int argc, char **argv)
         setenv("HMT_HINTS", hints, 1);
         setenv("HMT_STATS", stats, 1);
         setenv("HMT_STATS_TENSORS", "1", 1);
-        execl("/proc/self/exe", argv[0], "run", mode, ckpt, kernels, manifest, (char *)NULL);
+        setenv("RANK", "5", 1);
+        setenv("LOCAL_RANK", "1", 1);
+        if (!strcmp(mode, "strict"))
+            setenv("HMT_STRICT", "1", 1);
+        if (!freopen(errfile, "w", stderr))
+            _exit(126);
+        execl("/proc/self/exe", argv[0], "run", workload, ckpt, kernels, manifest, (char *)NULL);
         _exit(127);
     }
     int status = 0;
     waitpid(pid, &status, 0);
+    /* what the workload said on stderr: echoed, and its hmt lines counted */
+    int hmt_lines = 0;
+    FILE *ef = fopen(errfile, "r");
+    char line[1024];
+    while (ef && fgets(line, sizeof line, ef)) {
+        fputs(line, stderr);
+        hmt_lines += !strncmp(line, "hmt", 3);
+    }
+    if (ef)
+        fclose(ef);
+    if (!strcmp(mode, "strict")) {
+        int ok = WIFEXITED(status) && WEXITSTATUS(status) == 1 && hmt_lines == 1 && access(manifest, F_OK) != 0;
+        printf("hints_ckpt strict: exit status %d, %d hmt line(s), main %s\n",
+               WIFEXITED(status) ? WEXITSTATUS(status) : -1, hmt_lines,
+               access(manifest, F_OK) ? "never ran" : "ran");
+        return ok ? 0 : 1;
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "hints_ckpt: workload failed (status %#x)\n", status);
         return 1;
+    }
+    if (!strcmp(mode, "invalid") || !strcmp(mode, "flat")) {
+        cJSON *root = read_json(stats);
+        const cJSON *h = root ? cJSON_GetObjectItemCaseSensitive(root, "hints") : NULL;
+        const cJSON *fmt = h ? cJSON_GetObjectItemCaseSensitive(h, "format") : NULL;
+        const cJSON *tagged = h ? cJSON_GetObjectItemCaseSensitive(h, "tagged_tensors") : NULL;
+        const char *want_fmt = !strcmp(mode, "flat") ? "flat" : "invalid";
+        int ok = hmt_lines == 1 && cJSON_IsString(fmt) && !strcmp(fmt->valuestring, want_fmt) &&
+                 cJSON_IsNumber(tagged) && tagged->valuedouble == 0;
+        printf("hints_ckpt %s: the job ran and its kernels agree with the host; %d hmt line(s); "
+               "stats format %s, %g tensors tagged\n", mode, hmt_lines,
+               cJSON_IsString(fmt) ? fmt->valuestring : "?", cJSON_IsNumber(tagged) ? tagged->valuedouble : -1);
+        cJSON_Delete(root);
+        return ok ? 0 : 1;
     }
     cJSON *root = read_json(stats);
     const cJSON *h = root ? cJSON_GetObjectItemCaseSensitive(root, "hints") : NULL;
@@ -264,6 +330,10 @@ static int check(int argc, char **argv)
         return 1;
     }
     const char *want = !strcmp(mode, "order") ? "order" : "fingerprint";
+    if (hmt_lines) {
+        fprintf(stderr, "hints_ckpt: hmt said something on a clean run\n");
+        return 1;
+    }
     FILE *mf = fopen(manifest, "r");
     if (!mf)
         DIE("no manifest %s", manifest);
