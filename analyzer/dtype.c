@@ -164,6 +164,31 @@ double hmt_tensor_elem(const hmt_tensor *t, int64_t i)
     return hmt_load_f64(t->dtype, elem_ptr(t, i));
 }
 
+void hmt_tensor_load_f64(const hmt_tensor *t, int64_t start, int64_t count, double *out)
+{
+    if (!t->contiguous) {
+        for (int64_t i = 0; i < count; i++)
+            out[i] = hmt_load_f64(t->dtype, elem_ptr(t, start + i));
+        return;
+    }
+    const char *p = (const char *)t->data + start * (int64_t)hmt_dtype_size(t->dtype);
+    switch (t->dtype) {
+    case HMT_DT_F32:
+        for (int64_t i = 0; i < count; i++) {
+            float v;
+            memcpy(&v, p + 4 * i, 4);
+            out[i] = v;
+        }
+        break;
+    case HMT_DT_F64:
+        memcpy(out, p, (size_t)count * 8);
+        break;
+    default:
+        for (int64_t i = 0; i < count; i++)
+            out[i] = hmt_load_f64(t->dtype, p + i * (int64_t)hmt_dtype_size(t->dtype));
+    }
+}
+
 int hmt_tensor_convert_prefix(const hmt_tensor *t, hmt_dtype to, void *dst, int64_t count)
 {
     if (!t || !dst || count < 0 || count > t->numel || !hmt_dtype_is_float(t->dtype) ||

@@ -30,6 +30,8 @@ float hmt_f16_to_f32(uint16_t h);
 float hmt_bf16_to_f32(uint16_t h);
 /* Element i of tensor t (row-major index over shape, following strides) as double. */
 double hmt_tensor_elem(const hmt_tensor *t, int64_t i);
+/* Elements [start, start + count) in row-major order as doubles (fast for contiguous). */
+void hmt_tensor_load_f64(const hmt_tensor *t, int64_t start, int64_t count, double *out);
 /* Like hmt_tensor_convert but only the first `count` elements (row-major). */
 int hmt_tensor_convert_prefix(const hmt_tensor *t, hmt_dtype to, void *dst, int64_t count);
 

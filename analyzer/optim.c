@@ -74,18 +74,25 @@ static char *module_of(const char *name)
     return dot ? strndup(name, (size_t)(dot - name)) : strdup(name);
 }
 
-/* Checks every element is finite. */
+#define CHUNK 4096
+
+/* Checks every element is finite; *sum receives the sum (float64, in element order). */
 static int check_finite(const hmt_tensor *t, const char *path, const char *pname,
-                        const char *what, char *err, size_t errlen)
+                        const char *what, double *sum, char *err, size_t errlen)
 {
-    if (!hmt_dtype_is_float(t->dtype))
-        return 0;
-    for (int64_t i = 0; i < t->numel; i++) {
-        double v = hmt_tensor_elem(t, i);
-        if (!isfinite(v))
-            return hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: %s has %s at element %lld",
-                            path, pname, what, isnan(v) ? "NaN" : "Inf", (long long)i);
+    double buf[CHUNK], s = 0;
+    for (int64_t at = 0; at < t->numel; at += CHUNK) {
+        int64_t n = t->numel - at < CHUNK ? t->numel - at : CHUNK;
+        hmt_tensor_load_f64(t, at, n, buf);
+        for (int64_t i = 0; i < n; i++) {
+            if (!isfinite(buf[i]))
+                return hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: %s has %s at element %lld",
+                                path, pname, what, isnan(buf[i]) ? "NaN" : "Inf", (long long)(at + i));
+            s += buf[i];
+        }
     }
+    if (sum)
+        *sum = s;
     return 0;
 }
 
@@ -444,35 +451,48 @@ static int load_dump_optimizer(hmt_ckpt *c, hmt_st_file *f, const char *path, ch
 
 /* ---- statistics ---- */
 
+/* One pass over weight, exp_avg and exp_avg_sq in chunks: finiteness checks and sums. */
 static int compute_stats(hmt_ckpt *c, hmt_param *p, char *err, size_t errlen)
 {
     const char *wp = c->weights_path, *op = c->optimizer_path, *name = p->w->name;
-    int rc;
-    if ((rc = check_finite(p->w, wp, name, "weight", err, errlen)) < 0)
-        return rc;
     int64_t n = p->w->numel;
-    double sw = 0;
-    for (int64_t i = 0; i < n; i++)
-        sw += fabs(hmt_tensor_elem(p->w, i));
-    p->s.mean_abs_weight = n ? sw / (double)n : 0;
-    if (!p->has_state)
-        return 0;
-    if ((rc = check_finite(&p->exp_avg, op, name, "exp_avg", err, errlen)) < 0 ||
-        (rc = check_finite(&p->exp_avg_sq, op, name, "exp_avg_sq", err, errlen)) < 0)
-        return rc;
-    double sv = 0, sm = 0, ss = 0, sb = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double v = hmt_tensor_elem(&p->exp_avg_sq, i), m = hmt_tensor_elem(&p->exp_avg, i);
-        double w = hmt_tensor_elem(p->w, i);
-        if (v < 0)
-            return hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: exp_avg_sq is negative at element %lld (corrupt?)",
-                            op, name, (long long)i);
-        sv += v;
-        sm += fabs(m);
-        ss += sqrt(v);
-        sb += fabs(w) * pow(fabs(v) + 1e-8, 0.25);
+    double bw[CHUNK], bm[CHUNK], bv[CHUNK];
+    double sw = 0, sv = 0, sm = 0, ss = 0, sb = 0;
+    bool st = p->has_state;
+    for (int64_t at = 0; at < n; at += CHUNK) {
+        int64_t k = n - at < CHUNK ? n - at : CHUNK;
+        hmt_tensor_load_f64(p->w, at, k, bw);
+        if (st) {
+            hmt_tensor_load_f64(&p->exp_avg, at, k, bm);
+            hmt_tensor_load_f64(&p->exp_avg_sq, at, k, bv);
+        }
+        for (int64_t i = 0; i < k; i++) {
+            double w = bw[i];
+            if (!isfinite(w))
+                return hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: weight has %s at element %lld",
+                                wp, name, isnan(w) ? "NaN" : "Inf", (long long)(at + i));
+            sw += fabs(w);
+            if (!st)
+                continue;
+            double m = bm[i], v = bv[i];
+            if (!isfinite(m) || !isfinite(v))
+                return hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: %s has %s at element %lld",
+                                op, name, isfinite(m) ? "exp_avg_sq" : "exp_avg",
+                                isnan(isfinite(m) ? v : m) ? "NaN" : "Inf", (long long)(at + i));
+            if (v < 0)
+                return hmt_errf(err, errlen, -EINVAL,
+                                "%s: tensor %s: exp_avg_sq is negative at element %lld (corrupt?)",
+                                op, name, (long long)(at + i));
+            sv += v;
+            sm += fabs(m);
+            ss += sqrt(v);
+            sb += fabs(w) * sqrt(sqrt(v + 1e-8));   /* (|v| + 1e-8)^0.25, v >= 0 */
+        }
     }
     double dn = n ? (double)n : 1;
+    p->s.mean_abs_weight = sw / dn;
+    if (!st)
+        return 0;
     p->s.mean_exp_avg_sq = sv / dn;
     p->s.mean_abs_exp_avg = sm / dn;
     p->s.mean_sqrt_exp_avg_sq = ss / dn;
@@ -708,13 +728,11 @@ int hmt_ckpt_load_fim(hmt_ckpt *c, const char *path, char *err, size_t errlen)
         if (!same_shape(t.ndim, t.shape, p->w))
             return hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: Fisher shape differs from the weight's",
                             path, t.name);
-        if ((rc = check_finite(&t, path, t.name, "Fisher value", err, errlen)) < 0)
+        double s = 0;
+        if ((rc = check_finite(&t, path, t.name, "Fisher value", &s, err, errlen)) < 0)
             return rc;
         p->fim = t;
         p->has_fim = true;
-        double s = 0;
-        for (int64_t k = 0; k < t.numel; k++)
-            s += hmt_tensor_elem(&t, k);
         p->s.fim_sum = s;
         p->s.fim_mean = t.numel ? s / (double)t.numel : 0;
     }

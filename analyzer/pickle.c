@@ -279,6 +279,12 @@ static int do_global(pk *k, const char *mod, const char *name)
         ok |= strcmp(full, allowed_globals[i]) == 0;
     for (size_t i = 0; i < sizeof(storage_types) / sizeof(*storage_types); i++)
         ok |= strcmp(full, storage_types[i].name) == 0;
+    if (!ok && strncmp(full, "torch.", 6) == 0 && ml + nl > 7 &&
+        strcmp(full + ml + nl + 1 - 7, "Storage") == 0) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "unsupported storage type '%s' (dtypes read: F64 F32 F16 BF16 I64 I32 I8 U8 BOOL)", full);
+        return fail(k, msg);
+    }
     if (!ok) {
         char msg[400];
         snprintf(msg, sizeof(msg), "refused GLOBAL '%s' (not a tensor, storage or container type)", full);
