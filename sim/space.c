@@ -175,8 +175,17 @@ static void setup_once(void)
 {
     sim_options_load();
     g_sim.va_size = g_opt.va_size;
-    void *p = mmap(NULL, g_sim.va_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    /* Sanitizer runtimes (TSan above all) leave less contiguous address space; halve the
+     * range until it fits, down to twice the device memory. */
+    void *p = MAP_FAILED;
+    for (;;) {
+        p = mmap(NULL, g_sim.va_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+        if (p != MAP_FAILED || g_sim.va_size / 2 < 2 * g_opt.memory) break;
+        g_sim.va_size = g_sim.va_size / 2 / SIM_GRANULARITY * SIM_GRANULARITY;
+    }
+    if (g_sim.va_size != g_opt.va_size && p != MAP_FAILED && g_opt.verbose)
+        sim_warn("device address range reduced to %zu bytes (HMT_SIM_VA)", g_sim.va_size);
     if (p == MAP_FAILED) {
         sim_warn("cannot reserve %zu bytes of address space for the device range; set "
                  "HMT_SIM_VA smaller", g_sim.va_size);
