@@ -10,10 +10,13 @@
  *     the check can fail;
  *   - every kernel result is bitwise equal to the same program's results without hmt;
  *   - HMT_STATS shows CPU/SSD-tier evictions and faults.
+ * `staging`: the same with HMT_STAGING=4 MiB (two chunks) instead of the default window.
+ * `limit`: the same with HMT_HBM_LIMIT=32 MiB, below the HBM-tier tensors' own chunks: the
+ * cap still holds (device bytes <= the limit), HBM-tier chunks get evicted too, results equal.
  * `control`: the same with HMT_TEST_SKIP_FAULTIN=1 (hmt never faults in): the workload must
  * hit CUDA_ERROR_ILLEGAL_ADDRESS, proving the checks above depend on hmt's fault-in.
  *
- *   hints_place check|control CKPT HINTS LIBHMT SIMDIR KERNELS WORKDIR
+ *   hints_place check|staging|limit|control CKPT HINTS LIBHMT SIMDIR KERNELS WORKDIR
  */
 #define _GNU_SOURCE
 #include "ckpt.h"
@@ -160,6 +163,9 @@ static int run(char **argv)
     if (window < 2 * chunk)
         window = 2 * chunk;
     size_t limit = (hot_chunks + (n * 8 + chunk - 1) / chunk) * chunk + window;
+    const char *cap = getenv("HMT_HBM_LIMIT");
+    if (cap && *cap && strtoull(cap, NULL, 0) < limit)
+        limit = strtoull(cap, NULL, 0);
     size_t all = (hot_chunks + cold_chunks + (n * 8 + chunk - 1) / chunk) * chunk;
     if (bound && all <= limit)
         DIE(1, "test cannot fail: every tensor resident (%zu bytes) is within the bound (%zu)", all, limit);
@@ -197,7 +203,7 @@ static int run(char **argv)
 }
 
 static int spawn(char **argv, const char *libhmt, const char *simdir, const char *hints,
-                 const char *stats, int control, const char *out, int bound)
+                 const char *stats, const char *what, const char *out, int bound)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -207,8 +213,12 @@ static int spawn(char **argv, const char *libhmt, const char *simdir, const char
             setenv("HMT_HINTS", hints, 1);
             setenv("HMT_STATS", stats, 1);
             setenv("HMT_STATS_TENSORS", "1", 1);
-            if (control)
+            if (!strcmp(what, "control"))
                 setenv("HMT_TEST_SKIP_FAULTIN", "1", 1);
+            if (!strcmp(what, "staging"))
+                setenv("HMT_STAGING", "4194304", 1);
+            if (!strcmp(what, "limit"))
+                setenv("HMT_HBM_LIMIT", "33554432", 1);
         }
         execl("/proc/self/exe", argv[0], "run", argv[2], hints, argv[6], out, bound ? "1" : "0",
               (char *)NULL);
@@ -240,8 +250,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 7 && !strcmp(argv[1], "run"))
         return run(argv);
-    if (argc < 8 || (strcmp(argv[1], "check") && strcmp(argv[1], "control")))
-        DIE(1, "usage: hints_place check|control CKPT HINTS LIBHMT SIMDIR KERNELS WORKDIR");
+    const char *what = argv[1];
+    if (argc < 8 || (strcmp(what, "check") && strcmp(what, "control") && strcmp(what, "staging") &&
+                     strcmp(what, "limit")))
+        DIE(1, "usage: hints_place check|staging|limit|control CKPT HINTS LIBHMT SIMDIR KERNELS WORKDIR");
     const char *hints = argv[3], *libhmt = argv[4], *simdir = argv[5], *dir = argv[7];
     char cmd[1024], base[512], with[512], stats[512];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
@@ -252,7 +264,7 @@ int main(int argc, char **argv)
     snprintf(stats, sizeof stats, "%s/stats.json", dir);
 
     if (!strcmp(argv[1], "control")) {
-        int rc = spawn(argv, libhmt, simdir, hints, stats, 1, with, 0);
+        int rc = spawn(argv, libhmt, simdir, hints, stats, what, with, 0);
         if (rc == EXIT_CUDA) {
             printf("hints_place control: without fault-in the workload fails on the device, as it must\n");
             return 0;
@@ -260,12 +272,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "hints_place control: workload exit %d, expected a driver error (%d)\n", rc, EXIT_CUDA);
         return 1;
     }
-    int rc = spawn(argv, NULL, simdir, hints, stats, 0, base, 0);
+    int rc = spawn(argv, NULL, simdir, hints, stats, what, base, 0);
     if (rc) {
         fprintf(stderr, "hints_place: run without hmt failed (%d)\n", rc);
         return 1;
     }
-    rc = spawn(argv, libhmt, simdir, hints, stats, 0, with, 1);
+    rc = spawn(argv, libhmt, simdir, hints, stats, what, with, 1);
     if (rc) {
         fprintf(stderr, "hints_place: run with hmt failed (%d)\n", rc);
         return 1;
