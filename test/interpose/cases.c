@@ -133,6 +133,7 @@ int main(void)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        ih_failures = 0;   /* the child reports its own */
         void *q = NULL;
         CUresult rc = cuGetProcAddress_v2("cuMemGetInfo", &q, 12000, 0, NULL);
         int ok = rc == CUDA_SUCCESS && ih_is_wrapper(q, "cuMemGetInfo_v2") &&
