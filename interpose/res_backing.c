@@ -4,9 +4,11 @@
  * `tier` case here, with no change to eviction or fault-in logic. Move lock held. */
 #include "residency.h"
 #include "hints.h"
+#include "emulate.h"
 
 int hmt_backing_reserve(struct hmt_chunk *c)
 {
+    if (hmt_emulating()) return hmt_emulate_reserve(c);   /* no bytes move (emulate.h) */
     void *slot = hmt_hostpool_get();
     if (!slot) return -12; /* -ENOMEM */
     c->backing.tier = HMT_TIER_CPU;
@@ -16,6 +18,7 @@ int hmt_backing_reserve(struct hmt_chunk *c)
 
 CUresult hmt_backing_store(struct hmt_chunk *c, CUdeviceptr va)
 {
+    if (hmt_emulating()) return hmt_emulate_move(c, hmt_res.copy_stream);
     switch (c->backing.tier) {
     case HMT_TIER_CPU:
         return hmt_real.cuMemcpyDtoHAsync_v2(c->backing.host, va, hmt_res.chunk, hmt_res.copy_stream);
@@ -26,6 +29,7 @@ CUresult hmt_backing_store(struct hmt_chunk *c, CUdeviceptr va)
 
 CUresult hmt_backing_load(struct hmt_chunk *c, CUdeviceptr va)
 {
+    if (hmt_emulating()) return hmt_emulate_move(c, hmt_res.copy_stream);
     switch (c->backing.tier) {
     case HMT_TIER_CPU:
         return hmt_real.cuMemcpyHtoDAsync_v2(va, c->backing.host, hmt_res.chunk, hmt_res.copy_stream);
@@ -36,6 +40,7 @@ CUresult hmt_backing_load(struct hmt_chunk *c, CUdeviceptr va)
 
 void hmt_backing_release(struct hmt_chunk *c, struct hmt_fence *after)
 {
+    if (hmt_emulating()) { hmt_emulate_release(c); return; }
     switch (c->backing.tier) {
     case HMT_TIER_CPU:
         if (after) {

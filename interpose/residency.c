@@ -15,6 +15,7 @@
 #include "residency.h"
 #include "policy.h"
 #include "hints.h"
+#include "emulate.h"
 
 struct hmt_res hmt_res;
 pthread_mutex_t hmt_move_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -245,13 +246,15 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
     for (int i = 0; i < kept; i++) {
         struct hmt_chunk *c = v[i];
         CUdeviceptr va = chunk_va(c);
-        CUresult u = hmt_real.cuMemUnmap(va, hmt_res.chunk);
-        if (u == CUDA_SUCCESS) hmt_real.cuMemRelease(c->handle);
+        /* emulated mode (emulate.h): the chunk stays mapped with its bytes and handle */
+        int emu = hmt_emulating();
+        CUresult u = emu ? CUDA_SUCCESS : hmt_real.cuMemUnmap(va, hmt_res.chunk);
+        if (u == CUDA_SUCCESS && !emu) hmt_real.cuMemRelease(c->handle);
         pthread_mutex_lock(&hmt_map_lock);
         fences_drop(c);
         if (u == CUDA_SUCCESS) {
             c->state = HMT_CHUNK_EVICTED;
-            c->handle = 0;
+            if (!emu) c->handle = 0;
             hmt_res.resident_bytes -= hmt_res.chunk;
             freed += hmt_res.chunk;
         } else {
@@ -358,15 +361,21 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
     int copied = 0, done = 0;
     for (; done < n; done++) {
         struct hmt_chunk *c = m[done];
-        CUmemGenericAllocationHandle h;
-        r = create_chunk(&h, op->on_launch_path);
-        if (r != CUDA_SUCCESS) break;
+        CUmemGenericAllocationHandle h = c->handle;   /* emulated mode: still mapped */
         CUdeviceptr va = chunk_va(c);
-        r = map_chunk(va, h);
-        if (r != CUDA_SUCCESS) { hmt_real.cuMemRelease(h); break; }
+        int emu = hmt_emulating();
+        if (!emu) {
+            r = create_chunk(&h, op->on_launch_path);
+            if (r != CUDA_SUCCESS) break;
+            r = map_chunk(va, h);
+            if (r != CUDA_SUCCESS) { hmt_real.cuMemRelease(h); break; }
+        }
         if (c->backing.tier >= 0) {
             r = hmt_backing_load(c, va);
-            if (r != CUDA_SUCCESS) { hmt_real.cuMemUnmap(va, hmt_res.chunk); hmt_real.cuMemRelease(h); break; }
+            if (r != CUDA_SUCCESS) {
+                if (!emu) { hmt_real.cuMemUnmap(va, hmt_res.chunk); hmt_real.cuMemRelease(h); }
+                break;
+            }
             copied++;
         }
         pthread_mutex_lock(&hmt_map_lock);
@@ -540,6 +549,8 @@ CUresult hmt_op_prepare(struct hmt_op *op)
         op->capturing = 1;
         return CUDA_SUCCESS;
     }
+    /* emulated, seed's model: every use pays, nothing is cached or decided (emulate.h) */
+    if (hmt_emulate_every_use()) return hmt_emulate_every_use_op(op);
     uint64_t seq = atomic_fetch_add(&hmt_res.seq, 1) + 1;
     struct collect cl = { .op = op, .seq = seq };
 
@@ -728,10 +739,11 @@ CUresult hmt_res_free(CUdeviceptr dptr)
     uint64_t freed = 0;
     for (uint32_t i = 0; i < a->nchunks; i++) {
         struct hmt_chunk *c = &a->chunks[i];
-        if (c->state == HMT_CHUNK_RESIDENT) {
+        /* emulated mode: an "evicted" chunk is still mapped and holds its handle */
+        if (c->state == HMT_CHUNK_RESIDENT || (hmt_emulating() && c->handle)) {
             hmt_real.cuMemUnmap(chunk_va(c), hmt_res.chunk);
             hmt_real.cuMemRelease(c->handle);
-            freed += hmt_res.chunk;
+            if (c->state == HMT_CHUNK_RESIDENT) freed += hmt_res.chunk;
         }
         if (c->backing.tier >= 0) hmt_backing_release(c, NULL);
     }
