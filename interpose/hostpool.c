@@ -9,6 +9,7 @@
  * list with that copy's fence until the event has completed. */
 #include <stdlib.h>
 #include "residency.h"
+#include "nvme.h"
 
 struct slot { struct slot *next; };   /* lives in the free slot's own bytes */
 struct pending { void *slot; struct hmt_fence *after; };
@@ -58,6 +59,7 @@ static int grow(void)
         return -1;
     }
     pinned_total += slab;
+    hmt_nvme_register_buffer(p, slab);   /* SSD tier: io_uring fixed buffers (optional) */
     HMT_GAUGE_SET(host_pinned_bytes, pinned_total);
     for (size_t off = slab; off >= chunk; off -= chunk) {
         struct slot *s = (struct slot *)((char *)p + off - chunk);

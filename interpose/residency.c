@@ -15,6 +15,7 @@
 #include "residency.h"
 #include "policy.h"
 #include "hints.h"
+#include "nvme_tier.h"
 #include "emulate.h"
 
 struct hmt_res hmt_res;
@@ -227,6 +228,7 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
         v[kept++] = c;
     }
     if (!kept) return 0;
+    hmt_nvme_tier_spill();   /* SSD-bound chunks: on to the spill file as each copy-out ends */
     CUresult r = hmt_real.cuStreamSynchronize(cs);
     count_host_sync(on_launch_path);
     if (r != CUDA_SUCCESS) {
@@ -359,6 +361,7 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
 {
     CUresult r = CUDA_SUCCESS;
     int copied = 0, done = 0;
+    hmt_nvme_tier_fetch(m, n);   /* SSD-tier chunks: reads start now, in the background */
     for (; done < n; done++) {
         struct hmt_chunk *c = m[done];
         CUmemGenericAllocationHandle h = c->handle;   /* emulated mode: still mapped */
@@ -392,6 +395,7 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
         HMT_STAT_ADD(bytes_faulted, hmt_res.chunk);
         hmt_hints_note_fault(chunk_va(c), hmt_res.chunk);
     }
+    hmt_nvme_tier_fetch_end();
     HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
     if (!copied) return r;
     struct hmt_fence *f = hmt_fence_get();

@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "hints.h"
+#include "nvme.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -66,6 +67,7 @@ static cJSON *stats_json(void)
                             (double)atomic_load(&hmt_stats[HMT_STAT_door_getproc_redirects]));
     cJSON_AddItemToObject(root, "calls", calls);
     hmt_hints_stats_json(root);
+    hmt_nvme_stats_json(root);
     return root;
 }
 

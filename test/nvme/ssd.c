@@ -1,0 +1,206 @@
+/* ssd.c — the SSD tier inside libhmt, on the sim: chunks that go to the spill file come back
+ * bitwise equal across many evict / fault-in cycles on 4 threads and 4 streams, and a chunk
+ * whose bytes exist only on disk and cannot be read fails the launch that needs it, with an
+ * error naming the tensor (or the allocation), instead of running on garbage.
+ *
+ * Modes (the parent runs itself as children, with and without LD_PRELOAD=libhmt.so):
+ *   overflow     HMT_HBM_LIMIT=10M, HMT_HOST_LIMIT=8M: the host tier overflows to the spill
+ *                file (48 MiB of buffers; each thread works on 12 MiB).
+ *   hinted       hints place half the buffers on SSD, a quarter on CPU, a quarter in HBM
+ *                (named by fingerprint of their upload).
+ *   overflow_readerr, hinted_readerr
+ *                the same with HMT_TEST_NVME_FAIL=read: the first launch that needs a chunk
+ *                only on disk must fail (CUDA_ERROR_UNKNOWN) and the log must name what was
+ *                lost; the run without the injected error is the positive control.
+ * In every mode the spill folder must be empty after the child exits.
+ *
+ * usage: nvme_ssd MODE */
+#include <pthread.h>
+#include <xxhash.h>
+#include "res_common.h"
+
+#define NBUF 12
+#define BUF_BYTES (4u * MIB)
+#define NFLOAT ((int)(BUF_BYTES / sizeof(float)))
+#define ROUNDS 12
+
+#define CKC(call) do { CUresult r_ = (call); if (r_ != CUDA_SUCCESS) { \
+        printf("error=%d at %s\n", (int)r_, #call); fflush(stdout); exit(2); } } while (0)
+
+struct worker { CUcontext ctx; CUfunction f; CUdeviceptr *buf; int n; CUstream s; };
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    CKC(cuCtxSetCurrent(w->ctx));
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < w->n; i++) {
+            CUdeviceptr y = w->buf[(i + 1) % w->n], x = w->buf[i];
+            float a = 0.25f + 0.0625f * (float)(r % 5);
+            int n = NFLOAT;
+            void *p[4] = { &y, &x, &a, &n };
+            CKC(cuLaunchKernel(w->f, 1, 1, 1, 1, 1, 1, 0, w->s, p, NULL));
+        }
+    CKC(cuStreamSynchronize(w->s));
+    return NULL;
+}
+
+static int child(void)
+{
+    CUcontext ctx = res_init();
+    CUfunction f = res_func(res_module(), "axpy");
+    CUdeviceptr buf[NBUF];
+    float *h = malloc(BUF_BYTES);
+    for (int i = 0; i < NBUF; i++) {
+        CKC(cuMemAlloc(&buf[i], BUF_BYTES));
+        res_pattern(h, (size_t)NFLOAT, (unsigned)i);
+        CKC(cuMemcpyHtoD(buf[i], h, BUF_BYTES));
+    }
+    struct worker w[4];
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++) {
+        w[k] = (struct worker){ ctx, f, &buf[k * 3], 3, NULL };
+        CKC(cuStreamCreate(&w[k].s, CU_STREAM_NON_BLOCKING));
+        pthread_create(&t[k], NULL, work, &w[k]);
+    }
+    for (int k = 0; k < 4; k++)
+        pthread_join(t[k], NULL);
+    uint64_t hash = RES_FNV_INIT;
+    for (int i = 0; i < NBUF; i++) {
+        CKC(cuMemcpyDtoH(h, buf[i], BUF_BYTES));
+        hash = res_fnv(hash, h, BUF_BYTES);
+    }
+    for (int i = 0; i < NBUF; i++)
+        CKC(cuMemFree(buf[i]));
+    printf("hash=%016llx\n", (unsigned long long)hash);
+    free(h);
+    return 0;
+}
+
+/* Hints naming buffer i "layer.i.weight" by the fingerprint of its upload (hints/HINTS.md):
+ * XXH64 of the first min(n, 64 KiB) bytes, seed n. Buffers 0,4,8.. HBM; 1,5,9.. CPU; the
+ * rest SSD. */
+static void write_hints(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) FAIL("cannot write %s", path);
+    float *h = malloc(BUF_BYTES);
+    fprintf(f, "{\"format\": \"hmt-tier-hints\", \"version\": 1, \"tensors\": [\n");
+    for (int i = 0; i < NBUF; i++) {
+        res_pattern(h, (size_t)NFLOAT, (unsigned)i);
+        unsigned long long fp = (unsigned long long)XXH64(h, 65536, BUF_BYTES);
+        const char *tier = i % 4 == 0 ? "HBM" : i % 4 == 1 ? "CPU" : "SSD";
+        fprintf(f, "  {\"name\": \"layer.%d.weight\", \"module\": \"layer.%d\", \"tier\": \"%s\", "
+                   "\"order\": %d, \"dtype\": \"F32\", \"shape\": [%d], \"numel\": %d, "
+                   "\"bytes\": %u, \"fingerprints\": {\"F32\": \"%016llx\"}}%s\n",
+                i, i, tier, i, NFLOAT, NFLOAT, BUF_BYTES, fp, i + 1 < NBUF ? "," : "");
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+    free(h);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+/* The string value of key in the HMT_STATS JSON, or "". */
+static const char *stat_str(const char *path, const char *key)
+{
+    static char val[64];
+    val[0] = 0;
+    char *text = slurp(path);
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    cJSON *it = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+    if (cJSON_IsString(it))
+        snprintf(val, sizeof val, "%s", it->valuestring);
+    cJSON_Delete(root);
+    return val;
+}
+
+static int dir_empty(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+    return system(cmd) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "child")) return child();
+    const char *mode = argc > 1 ? argv[1] : "overflow";
+    int hinted = !strncmp(mode, "hinted", 6), readerr = strstr(mode, "readerr") != NULL;
+
+    char dir[] = "/var/tmp/hmt-nvme-ssd-XXXXXX";
+    if (!mkdtemp(dir)) FAIL("mkdtemp");
+    char stats[300], log[300], hints[300];
+    snprintf(stats, sizeof stats, "%s.stats.json", dir);
+    snprintf(log, sizeof log, "%s.log", dir);
+    snprintf(hints, sizeof hints, "%s.hints.json", dir);
+    char e_dir[400], e_stats[400], e_log[400], e_hints[400];
+    snprintf(e_dir, sizeof e_dir, "HMT_NVME_DIR=%s", dir);
+    snprintf(e_stats, sizeof e_stats, "HMT_STATS=%s", stats);
+    snprintf(e_log, sizeof e_log, "HMT_LOG_FILE=%s", log);
+    snprintf(e_hints, sizeof e_hints, "HMT_HINTS=%s", hints);
+    if (hinted) write_hints(hints);
+
+    char out0[512], out1[512];
+    int rc = res_run_child(argv[0], "work", 0, NULL, out0, sizeof out0);
+    if (rc != 0) FAIL("run without hmt failed (%d): %s", rc, out0);
+
+    const char *env[10];
+    int ne = 0;
+    env[ne++] = e_dir;
+    env[ne++] = e_stats;
+    env[ne++] = e_log;
+    if (hinted) {
+        env[ne++] = e_hints;
+        env[ne++] = "HMT_HBM_LIMIT=12M";
+    } else {
+        env[ne++] = "HMT_HBM_LIMIT=10M";   /* below one thread's 3 buffers: every round cycles */
+        env[ne++] = "HMT_HOST_LIMIT=8M";
+        env[ne++] = "HMT_HOST_SLAB=4M";
+    }
+    if (readerr) env[ne++] = "HMT_TEST_NVME_FAIL=read";
+    env[ne] = NULL;
+    unlink(log);
+    rc = res_run_child(argv[0], "work", 1, env, out1, sizeof out1);
+    int empty = dir_empty(dir);
+    double wr = res_stat(stats, "nvme_bytes_written"), rd = res_stat(stats, "nvme_bytes_read");
+    double ev = res_stat(stats, "evictions"), fa = res_stat(stats, "faults");
+    const char *fb = stat_str(stats, "nvme_fallback");
+    char *logtext = slurp(log);
+    printf("%s: rc %d, %s", mode, rc, out1);
+    printf("  evictions %.0f faults %.0f nvme_bytes_written %.0f nvme_bytes_read %.0f fallback '%s'\n",
+           ev, fa, wr, rd, fb);
+    if (logtext && *logtext) printf("  log: %s", logtext);
+    unlink(stats);
+    unlink(log);
+    unlink(hints);
+    rmdir(dir);
+    if (!empty) FAIL("spill folder %s not empty after the run", dir);
+
+    if (readerr) {
+        if (rc != 2 || !strstr(out1, "error=999"))
+            FAIL("a lost SSD chunk did not fail the launch with CUDA_ERROR_UNKNOWN: %s", out1);
+        if (!logtext || !strstr(logtext, "cannot read"))
+            FAIL("no error line about the lost chunk in the log");
+        if (hinted ? !strstr(logtext, "tensor 'layer.") : !strstr(logtext, "allocation 0x"))
+            FAIL("the error line does not name the %s", hinted ? "tensor" : "allocation");
+        return 0;
+    }
+    if (rc != 0) FAIL("run with hmt failed (%d): %s", rc, out1);
+    if (strcmp(out0, out1)) FAIL("results differ with hmt: %s vs %s", out0, out1);
+    if (wr <= 0 || rd <= 0) FAIL("nothing went through the spill file");
+    /* "many evict/fault cycles": every buffer goes out and back every round or so */
+    if (fa < 100) FAIL("only %.0f fault-ins", fa);
+    if (strcmp(fb, "none")) FAIL("nvme_fallback is '%s' in HMT_STATS, expected 'none'", fb);
+    return 0;
+}
