@@ -48,11 +48,12 @@ static int fingerprints_json(const hmt_tensor *t, cJSON *fps)
     return 0;
 }
 
-/* Module -> tier: the fastest tier among its tensors (and aliases' modules), since a
- * module-granular mover must have all of its tensors where the most important one is. */
+/* Module -> tier: the tier holding most of the module's bytes (ties: the faster), so the
+ * flat map keeps roughly to the byte budgets the tensors were placed under. An alias key's
+ * module (lm_head) counts the bytes of the tensor it names. */
 static int module_tier(const hmt_ckpt *c, const hmt_run *r, const char *mod)
 {
-    int best = HMT_TIER_COUNT;
+    uint64_t bytes[HMT_TIER_COUNT] = {0};
     for (size_t i = 0; i < c->np; i++) {
         const hmt_param *p = &c->p[i];
         bool in = strcmp(p->module, mod) == 0;
@@ -61,9 +62,13 @@ static int module_tier(const hmt_ckpt *c, const hmt_run *r, const char *mod)
             size_t len = dot ? (size_t)(dot - p->aliases[a]) : strlen(p->aliases[a]);
             in = strlen(mod) == len && strncmp(p->aliases[a], mod, len) == 0;
         }
-        if (in && (int)r->param_tier[i] < best)
-            best = (int)r->param_tier[i];
+        if (in)
+            bytes[r->param_tier[i]] += p->w->nbytes + 1;   /* +1: empty tensors count too */
     }
+    int best = 0;
+    for (int t = 1; t < HMT_TIER_COUNT; t++)
+        if (bytes[t] > bytes[best])
+            best = t;
     return best;
 }
 
