@@ -55,6 +55,8 @@ static void parse_line(struct hmt_run_result *r, char *line)
             push(r, w, field(line, " gpu_ms="));
     } else if (!strncmp(line, "text: ", 6) || !strncmp(line, "tokens: ", 8)) {
         snprintf(r->text, sizeof(r->text), "%s", line);
+    } else if (!strncmp(line, "device_alloc_chunked_bytes: ", 28)) {
+        r->footprint = strtod(line + 28, NULL);
     } else if (!strncmp(line, "logits_xxh64: ", 14)) {
         snprintf(r->logits, sizeof(r->logits), "%s", line + 14);
     }
@@ -135,6 +137,7 @@ int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_
 {
     memset(r, 0, sizeof(*r));
     r->status = -1;
+    r->footprint = -1;
     if (stats_path)
         unlink(stats_path);
     int fds[2];

@@ -1,9 +1,10 @@
 /* demo.c — `hmt demo`: the whole path on real input, in well under a minute.
  *
  * 1. hmt analyze the shipped checkpoint (a real nanoGPT training run) into tier hints;
- * 2. run the GPT-2 workload on it four ways: without hmt; emulated with the hints; real with
- *    the hints and a budget below the model's device footprint; real under the same budget
- *    without hints (least recently used);
+ * 2. run the GPT-2 workload on it four ways: without hmt; emulated with the hints and a
+ *    budget below the job's device footprint (same decisions as real mode, modeled time);
+ *    real with the hints and that budget; real under the same budget without hints (least
+ *    recently used);
  * 3. print the A/B table and say whether text and logits hash agree across the runs.
  * On a machine without a GPU every run is on the simulated device. (`./hmt demo` from a
  * checkout first installs what is missing and builds; see the top-level hmt script.)
@@ -27,12 +28,12 @@ static void demo_usage(FILE *f)
     fprintf(f,
 "usage: hmt demo [--tokens N] [--hbm-limit X] [--dir DIR] [--json FILE]\n"
 "Analyzes the shipped real checkpoint into tier hints, then runs hmt-gpt2 on it four ways\n"
-"(no hmt; emulated + hints; real + hints under a budget; real under the budget without\n"
-"hints) and prints the A/B table. On a machine without a GPU it uses the simulated device.\n"
+"(no hmt; emulated + hints under a budget; real + hints under the budget; real under the\n"
+"budget without hints) and prints the A/B table. On a machine without a GPU it uses the simulated device.\n"
 "\n"
 "  --tokens N       tokens to generate per run (default 24)\n"
-"  --hbm-limit X    the budget for the real runs (default: 3/4 of the device memory hmt\n"
-"                   managed in the emulated run, in whole 2 MiB chunks)\n"
+"  --hbm-limit X    the budget for runs 2-4 (default: 3/4 of the job's device footprint,\n"
+"                   each allocation rounded up to 2 MiB, in whole 2 MiB chunks)\n"
 "  --dir DIR        where hints, stats and the JSON go (default: a new temporary folder)\n"
 "  --json FILE      also write the table as JSON\n");
 }
@@ -122,9 +123,10 @@ int hmt_cmd_demo(int argc, char **argv)
     struct hmt_config_summary s[4];
     memset(s, 0, sizeof(s));
     s[0].name = "1 no hmt";
-    s[1].name = "2 emulated + hints";
+    s[1].name = "2 emulated + hints, budget";
     s[2].name = "3 real + hints, budget";
     s[3].name = "4 real, budget, LRU";
+    double footprint = -1;
     struct hmt_run_opts o[4];
     memset(o, 0, sizeof(o));
     o[1].mode = "emulated";
@@ -134,28 +136,26 @@ int hmt_cmd_demo(int argc, char **argv)
     o[2].nvme_dir = nvme;
     o[3].mode = "real";
     char budget[64] = "";
-    double managed = -1;
     int failed = 0;
 
     printf("\n== 2. hmt-gpt2 four ways (%s tokens, 2 measured generations each; weights in "
            "20 MiB segments like PyTorch's caching allocator)\n", tokens);
     for (int c = 0; c < 4; c++) {
-        if (c == 2) {
+        if (c == 1) {
+            /* The budget for runs 2-4: three quarters of the job's device footprint (run 1
+             * reports it), in whole 2 MiB chunks: real mode must evict, yet one 20 MiB
+             * segment plus a launch's other arguments fit, which hint-less LRU must bring
+             * in whole. */
             if (limit) {
                 snprintf(budget, sizeof(budget), "%s", limit);
-            } else if (managed > 0) {
-                /* Three quarters of what hmt managed in the emulated run, in whole 2 MiB
-                 * chunks (at least two): below the job's device footprint, so real mode must
-                 * evict, yet above one 20 MiB segment plus a launch's other arguments, which
-                 * hint-less LRU must bring in whole. */
-                unsigned long long chunks =
-                    (unsigned long long)(managed * 3 / 4 / (2 << 20));
+            } else if (footprint > 0) {
+                unsigned long long chunks = (unsigned long long)(footprint * 3 / 4 / (2 << 20));
                 snprintf(budget, sizeof(budget), "%lluM", (chunks < 2 ? 2 : chunks) * 2);
             } else {
-                snprintf(budget, sizeof(budget), "16M");
-                printf("   (hmt reported no managed_bytes; using a 16M budget)\n");
+                snprintf(budget, sizeof(budget), "32M");
+                printf("   (the workload reported no footprint; using a 32M budget)\n");
             }
-            o[2].hbm_limit = o[3].hbm_limit = budget;
+            o[1].hbm_limit = o[2].hbm_limit = o[3].hbm_limit = budget;
         }
         printf("   %-24s %s%s%s%s%s\n", s[c].name, c == 0 ? "plain run" : "HMT_MODE=",
                c == 0 ? "" : o[c].mode, o[c].hints ? " HMT_HINTS=tier_hints.json" : "",
@@ -168,8 +168,8 @@ int hmt_cmd_demo(int argc, char **argv)
                     r.status);
             failed = 1;
         }
-        if (c == 1)
-            managed = r.managed_bytes;
+        if (c == 0)
+            footprint = r.footprint;
         hmt_summary_add(&s[c], &r);
         hmt_run_result_free(&r);
     }

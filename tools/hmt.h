@@ -58,6 +58,7 @@ struct hmt_run_result {
     /* from HMT_STATS, when hmt ran (-1 = absent) */
     double bytes_evicted, bytes_faulted, evictions, faults, stall_ms, emulated_ms;
     double emulated_bytes, peak_resident_bytes, managed_bytes;
+    double footprint;       /* "device_alloc_chunked_bytes:" from the workload, -1 = absent */
 };
 
 /* Spawns argv in the environment hmt_prepare_env(o, p, with_hmt, quiet) makes (plus

@@ -43,6 +43,20 @@ int gpt2_driver_load(void)
     return 0;
 }
 
+size_t gpt2_alloc_bytes, gpt2_alloc_count, gpt2_alloc_chunked;
+
+CUresult gpt2_mem_alloc(CUdeviceptr *p, size_t bytes)
+{
+    CUresult r = drv.MemAlloc(p, bytes);
+    if (r == CUDA_SUCCESS) {
+        const size_t chunk = (size_t)2 << 20;
+        gpt2_alloc_bytes += bytes;
+        gpt2_alloc_count++;
+        gpt2_alloc_chunked += (bytes + chunk - 1) / chunk * chunk;
+    }
+    return r;
+}
+
 const char *gpt2_errname(CUresult r)
 {
     const char *s = NULL;

@@ -52,6 +52,12 @@ extern struct gpt2_driver drv;
 /* Loads libcuda.so.1 and resolves every entry. 0, or -1 with a one-line message printed. */
 int gpt2_driver_load(void);
 
+/* cuMemAlloc_v2 that also counts what the job asked for: every device allocation of
+ * hmt-gpt2 goes through it, so the footprint it prints is complete. */
+CUresult gpt2_mem_alloc(CUdeviceptr *p, size_t bytes);
+extern size_t gpt2_alloc_bytes, gpt2_alloc_count;
+extern size_t gpt2_alloc_chunked;   /* each allocation rounded up to 2 MiB (hmt's chunk) */
+
 /* "CUDA_ERROR_..." for r (never NULL). */
 const char *gpt2_errname(CUresult r);
 

@@ -13,6 +13,9 @@
  *   gpu_ms: mean M (N tokens)                           cuEvent time per generated token
  *   tokens_per_s: T
  *   logits_xxh64: <16 hex>      xxh64 (seed 0) of the last step's float32 logits' bytes
+ * and, before generating, device_alloc_bytes / device_alloc_chunked_bytes: what the job
+ * allocated (weights, activations, KV cache), the latter with each allocation rounded up to
+ * 2 MiB, the footprint hmt manages on a GPU with 2 MiB chunks.
  * With --per-token (or HMT_BENCH_LINES=1 in the environment, which `hmt bench` sets), one
  * line per measured generated token:  @token iter=I n=K id=T wall_ms=X gpu_ms=Y
  */
@@ -322,17 +325,20 @@ int main(int argc, char **argv)
     struct acts b;
     size_t C = (size_t)c->n_embd, f = sizeof(float);
     size_t kv = (size_t)c->n_layer * (size_t)c->block * C * f;
-    CU(drv.MemAlloc(&b.x, C * f));
-    CU(drv.MemAlloc(&b.xn, C * f));
-    CU(drv.MemAlloc(&b.qkv, 3 * C * f));
-    CU(drv.MemAlloc(&b.y, C * f));
-    CU(drv.MemAlloc(&b.tmp, C * f));
-    CU(drv.MemAlloc(&b.fc, 4 * C * f));
-    CU(drv.MemAlloc(&b.logits, (size_t)c->vocab * f));
-    CU(drv.MemAlloc(&b.att, (size_t)c->n_head * (size_t)c->block * f));
-    CU(drv.MemAlloc(&b.kcache, kv));
-    CU(drv.MemAlloc(&b.vcache, kv));
-    CU(drv.MemAlloc(&b.tokens, (size_t)(c->block + 1) * sizeof(int)));
+    CU(gpt2_mem_alloc(&b.x, C * f));
+    CU(gpt2_mem_alloc(&b.xn, C * f));
+    CU(gpt2_mem_alloc(&b.qkv, 3 * C * f));
+    CU(gpt2_mem_alloc(&b.y, C * f));
+    CU(gpt2_mem_alloc(&b.tmp, C * f));
+    CU(gpt2_mem_alloc(&b.fc, 4 * C * f));
+    CU(gpt2_mem_alloc(&b.logits, (size_t)c->vocab * f));
+    CU(gpt2_mem_alloc(&b.att, (size_t)c->n_head * (size_t)c->block * f));
+    CU(gpt2_mem_alloc(&b.kcache, kv));
+    CU(gpt2_mem_alloc(&b.vcache, kv));
+    CU(gpt2_mem_alloc(&b.tokens, (size_t)(c->block + 1) * sizeof(int)));
+    printf("device_alloc_bytes: %zu in %zu allocations\n", gpt2_alloc_bytes, gpt2_alloc_count);
+    printf("device_alloc_chunked_bytes: %zu (each allocation rounded up to 2 MiB)\n",
+           gpt2_alloc_chunked);
     CU(drv.StreamCreate(&stream, 0));
     CUevent ev0, ev1;
     CU(drv.EventCreate(&ev0, 0));

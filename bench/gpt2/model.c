@@ -264,17 +264,17 @@ void gpt2_model_upload(struct gpt2_model *m, int segments, size_t *alloc_count, 
         }
         size_t nb = (size_t)t->numel * sizeof(float);
         if (!segments) {
-            CU(drv.MemAlloc(&t->dptr, nb));
+            CU(gpt2_mem_alloc(&t->dptr, nb));
             note_alloc(m, t->dptr);
         } else {
             size_t rounded = (nb + 511) & ~(size_t)511;
             if (rounded > LARGE_BYTES) {
                 size_t big = (rounded + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-                CU(drv.MemAlloc(&t->dptr, big));
+                CU(gpt2_mem_alloc(&t->dptr, big));
                 note_alloc(m, t->dptr);
             } else {
                 if (seg_used + rounded > SEGMENT_BYTES) {
-                    CU(drv.MemAlloc(&seg, SEGMENT_BYTES));
+                    CU(gpt2_mem_alloc(&seg, SEGMENT_BYTES));
                     note_alloc(m, seg);
                     seg_used = 0;
                 }
