@@ -87,9 +87,8 @@ __attribute__((constructor(101))) static void dlsym_init(void)
 static char pass_marker;
 #define PASS ((void *)&pass_marker)
 
-static int off;   /* HMT_MODE=off (or a second copy): hide our exports, redirect nothing */
-
-static void *redirected(void *p)
+/* off: HMT_MODE=off (or a second copy of libhmt): hide our exports, redirect nothing. */
+static void *redirected(void *p, int off)
 {
     /* The table of driver pointers exists once the driver is resolved; a program that has
      * not loaded libcuda cannot have found a driver function. */
@@ -132,7 +131,7 @@ static void *walk_from(struct link_map *from, const char *name)
 }
 
 /* RTLD_NEXT for a hooks.def name, on behalf of the object containing `caller`. */
-static void *next_after(const void *caller, const char *name, int id)
+static void *next_after(const void *caller, const char *name, int id, int off)
 {
     struct link_map *x = map_of(caller), *self = map_of(&pass_marker);
     if (!x || !self)
@@ -163,7 +162,7 @@ static void *next_after(const void *caller, const char *name, int id)
             p = q;
     }
     dlerror();                               /* our failed probes must not leak into dlerror() */
-    return p == hmt_wrappers[id] ? p : redirected(p);
+    return p == hmt_wrappers[id] ? p : redirected(p, off);
 }
 
 __attribute__((always_inline)) static inline void *decide(void *handle, const char *name,
@@ -178,9 +177,9 @@ __attribute__((always_inline)) static inline void *decide(void *handle, const ch
     int id = hmt_hook_find(name);
     if (id < 0)
         return PASS;
-    off = hmt_passthrough();
+    int off = hmt_passthrough();
     if (handle == RTLD_NEXT)
-        return next_after(caller, name, id);
+        return next_after(caller, name, id, off);
     if (handle == RTLD_DEFAULT) {
         void *p = hmt_libc_dlsym(RTLD_DEFAULT, name);
         if (!p)
@@ -192,13 +191,13 @@ __attribute__((always_inline)) static inline void *decide(void *handle, const ch
             if (!p)
                 return NULL;
         }
-        return redirected(p);
+        return redirected(p, off);
     }
     /* Probing for cuInit must not load the driver: only an already loaded one is looked at. */
     if (off || hmt_driver_init_if_loaded() != 0 || handle != hmt_driver_handle)
         return PASS;
     void *p = hmt_libc_dlsym(handle, name);
-    return p ? redirected(p) : NULL;
+    return p ? redirected(p, off) : NULL;
 }
 
 /* The two exported entry points. Each must end in a real tail call (jmp) so that libc sees
