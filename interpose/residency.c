@@ -171,6 +171,8 @@ static void fences_drop(struct hmt_chunk *c)
 {
     for (int i = 0; i < c->nfences; i++) hmt_fence_put(c->fences[i]);
     c->nfences = 0;
+    hmt_fence_put(c->arrival);
+    c->arrival = NULL;
 }
 
 /* Eviction rounds (under the move lock): a chunk whose eviction was refused is not chosen
@@ -354,6 +356,28 @@ static void pin(struct hmt_op *op, struct hmt_chunk *c)
     op->pinned[op->npinned++] = c;
 }
 
+/* Makes the faulted-in chunks visible: RESIDENT, in the policy, pinned for op, and carrying
+ * `arrival` (the copies' event; NULL when nothing was copied or the copy stream was synced)
+ * so that any other stream that uses them waits for their bytes. */
+static void publish_resident(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t seq,
+                             struct hmt_fence *arrival)
+{
+    pthread_mutex_lock(&hmt_map_lock);
+    for (int i = 0; i < n; i++) {
+        struct hmt_chunk *c = m[i];
+        c->state = HMT_CHUNK_RESIDENT;
+        hmt_policy_resident(c);
+        hmt_policy_touch(c, seq);
+        pin(op, c);
+        if (arrival && c->backing.tier >= 0) {
+            hmt_fence_ref(arrival);
+            hmt_fence_put(c->arrival);
+            c->arrival = arrival;
+        }
+    }
+    pthread_mutex_unlock(&hmt_map_lock);
+}
+
 /* Faults in the chunks (state EVICTED, budget already made): create + map each, copy its
  * bytes back on the copy stream, and make op->stream wait for those copies (an event, no host
  * sync). Each becomes RESIDENT and pinned for op. Move lock held. */
@@ -381,14 +405,12 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
             }
             copied++;
         }
+        /* Counted now, published (RESIDENT, pinned) only after the copies' event exists:
+         * a chunk other threads can see as resident always carries its arrival fence. */
         pthread_mutex_lock(&hmt_map_lock);
         c->handle = h;
-        c->state = HMT_CHUNK_RESIDENT;
         hmt_res.resident_bytes += hmt_res.chunk;
         uint64_t res = hmt_res.resident_bytes;
-        hmt_policy_resident(c);
-        hmt_policy_touch(c, seq);
-        pin(op, c);
         pthread_mutex_unlock(&hmt_map_lock);
         HMT_GAUGE_MAX(peak_resident_bytes, res);
         HMT_STAT_ADD(faults, 1);
@@ -397,8 +419,11 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
     }
     hmt_nvme_tier_fetch_end();
     HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
-    if (!copied) return r;
-    struct hmt_fence *f = hmt_fence_get();
+    struct hmt_fence *f = copied ? hmt_fence_get() : NULL;
+    if (!copied) {
+        publish_resident(m, done, op, seq, NULL);
+        return r;
+    }
     if (f && hmt_real.cuEventRecord(f->ev, hmt_res.copy_stream) == CUDA_SUCCESS &&
         hmt_real.cuStreamWaitEvent(op->stream, f->ev, 0) == CUDA_SUCCESS) {
         f->stream = hmt_res.copy_stream;
@@ -409,6 +434,7 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
         hmt_fence_put(f);
         f = NULL;
     }
+    publish_resident(m, done, op, seq, f);
     for (int i = 0; i < done; i++)
         if (m[i]->backing.tier >= 0) hmt_backing_release(m[i], f);
     hmt_fence_put(f);
@@ -426,8 +452,14 @@ void hmt_op_init(struct hmt_op *op, CUstream stream, int on_launch_path)
     op->capranges = (int)(sizeof(op->inline_ranges) / sizeof(op->inline_ranges[0]));
 }
 
+static void drop_waits(struct hmt_op *op);
+
 void hmt_op_free(struct hmt_op *op)
 {
+    drop_waits(op);
+    free(op->waits);
+    op->waits = NULL;
+    op->capwaits = 0;
     if (op->ranges != op->inline_ranges) free(op->ranges);
     free(op->pinned);
     op->ranges = op->inline_ranges;
@@ -486,6 +518,53 @@ int hmt_op_add_ref(struct hmt_op *op, CUdeviceptr addr)
     return a != NULL;
 }
 
+/* map lock held: op's stream must wait for f (a chunk's arrival fence). */
+static void add_wait(struct hmt_op *op, struct hmt_fence *f)
+{
+    for (int i = 0; i < op->nwaits; i++)
+        if (op->waits[i] == f) return;
+    if (op->nwaits == op->capwaits) {
+        int nc = op->capwaits ? op->capwaits * 2 : 4;
+        struct hmt_fence **nw = realloc(op->waits, (size_t)nc * sizeof(*nw));
+        if (!nw) abort();
+        op->waits = nw; op->capwaits = nc;
+    }
+    hmt_fence_ref(f);
+    op->waits[op->nwaits++] = f;
+}
+
+static void drop_waits(struct hmt_op *op)
+{
+    for (int i = 0; i < op->nwaits; i++) hmt_fence_put(op->waits[i]);
+    op->nwaits = 0;
+}
+
+/* Orders op's stream after the fault-in copies of chunks it pinned but did not fault in
+ * itself (an event wait on the device, no host sync). Arrival fences seen complete are
+ * cleared from the chunks, so later operations skip the query. */
+static void apply_waits(struct hmt_op *op)
+{
+    int done = 0;
+    for (int i = 0; i < op->nwaits; i++) {
+        struct hmt_fence *f = op->waits[i];
+        if (hmt_real.cuEventQuery(f->ev) == CUDA_SUCCESS) { done = 1; continue; }
+        hmt_real.cuStreamWaitEvent(op->stream, f->ev, 0);
+        op->waits[i] = NULL;
+        hmt_fence_put(f);
+    }
+    if (done) {
+        pthread_mutex_lock(&hmt_map_lock);
+        for (int i = 0; i < op->npinned; i++) {
+            struct hmt_chunk *c = op->pinned[i];
+            for (int k = 0; c->arrival && k < op->nwaits; k++)
+                if (op->waits[k] == c->arrival) { hmt_fence_put(c->arrival); c->arrival = NULL; }
+        }
+        pthread_mutex_unlock(&hmt_map_lock);
+    }
+    for (int i = 0; i < op->nwaits; i++) hmt_fence_put(op->waits[i]);
+    op->nwaits = 0;
+}
+
 struct collect {
     struct hmt_op *op;
     uint64_t gen, seq;
@@ -501,6 +580,7 @@ static void collect_chunk(struct collect *cl, struct hmt_chunk *c)
     if (c->state == HMT_CHUNK_RESIDENT) {
         pin(cl->op, c);
         hmt_policy_touch(c, cl->seq);
+        if (c->arrival) add_wait(cl->op, c->arrival);
         return;
     }
     cl->nmissing++;
@@ -562,9 +642,14 @@ CUresult hmt_op_prepare(struct hmt_op *op)
     cl.gen = atomic_fetch_add(&mark_gen, 1) + 1;
     pthread_mutex_lock(&hmt_map_lock);
     collect_all(&cl);
-    if (cl.nmissing == 0) { pthread_mutex_unlock(&hmt_map_lock); return CUDA_SUCCESS; }
+    if (cl.nmissing == 0) {
+        pthread_mutex_unlock(&hmt_map_lock);
+        apply_waits(op);
+        return CUDA_SUCCESS;
+    }
     unpin_all(op);   /* never wait for the move lock while holding pins */
     pthread_mutex_unlock(&hmt_map_lock);
+    drop_waits(op);
 
     if (hmt_opt.test_skip_faultin) return CUDA_SUCCESS;   /* negative control: tests only */
 
@@ -593,6 +678,7 @@ CUresult hmt_op_prepare(struct hmt_op *op)
     }
     pthread_mutex_unlock(&hmt_move_lock);
     free(cl.missing);
+    if (r == CUDA_SUCCESS) apply_waits(op); else drop_waits(op);
     return r;
 }
 

@@ -65,6 +65,9 @@ struct hmt_chunk {
     CUmemGenericAllocationHandle handle;
     struct hmt_backing backing;
     struct hmt_fence **fences; /* last fence per stream that used it while resident */
+    struct hmt_fence *arrival; /* event after its fault-in copy, until seen complete: every
+                                * stream that uses the chunk waits on it, not only the one
+                                * whose launch faulted it in */
     int nfences, capfences;
     struct hmt_chunk *lru_prev, *lru_next; /* policy.c */
     int on_lru;
@@ -128,6 +131,8 @@ struct hmt_op {
     struct hmt_range inline_ranges[8];
     int npinned, cappinned;
     struct hmt_chunk **pinned;
+    int nwaits, capwaits;     /* arrival fences of pinned chunks the stream must wait on */
+    struct hmt_fence **waits;
 };
 void hmt_op_init(struct hmt_op *op, CUstream stream, int on_launch_path);
 /* Adds [addr, addr+len) if it lies in managed memory (clipped to its allocation); returns 1

@@ -1,7 +1,8 @@
 /* res_workload — a kernel workload whose working set is 3x HMT_HBM_LIMIT finishes with
  * results bitwise equal to a run without hmt, with evictions and faults > 0 and the sim's
  * peak device bytes never above the budget (no allowance: every byte hmt maps is a chunk
- * counted against the budget). Modes: single (one stream), threads (4 threads on 4 streams),
+ * counted against the budget). Modes: single (one stream), threads (4 threads on 4 streams,
+ * each also reading one shared buffer),
  * getproc (every driver call through cuGetProcAddress-resolved pointers), and negative
  * (HMT_TEST_SKIP_FAULTIN=1: the same workload must hit CUDA_ERROR_ILLEGAL_ADDRESS).
  * Usage: res_workload <mode>   (the parent runs itself as children; see res_common.h) */
@@ -39,7 +40,7 @@ static void resolve(int getproc)
     if (!p_alloc || !p_htod || !p_dtoh || !p_launch || !p_sync) FAIL("cuGetProcAddress gave NULL");
 }
 
-struct worker { CUcontext ctx; CUfunction f; CUdeviceptr *buf; int n; CUstream s; };
+struct worker { CUcontext ctx; CUfunction f; CUdeviceptr *buf; int n; CUstream s; CUdeviceptr shared; };
 
 static void *work(void *arg)
 {
@@ -52,6 +53,13 @@ static void *work(void *arg)
             int n = NFLOAT;
             void *p[4] = { &y, &x, &a, &n };
             CKC(p_launch(w->f, 1, 1, 1, 1, 1, 1, 0, w->s, p, NULL));
+            if (w->shared && i % 3 == 0) {
+                /* every thread also reads one shared buffer, on its own stream */
+                CUdeviceptr xs = w->shared;
+                float as = 0.0625f;
+                void *ps[4] = { &y, &xs, &as, &n };
+                CKC(p_launch(w->f, 1, 1, 1, 1, 1, 1, 0, w->s, ps, NULL));
+            }
         }
     CKC(p_sync(w->s));
     return NULL;
@@ -74,8 +82,14 @@ static int child(const char *mode)
     struct worker w[4];
     pthread_t t[4];
     int per = NBUF / threads;
+    CUdeviceptr shared = 0;
+    if (threads > 1) {
+        CKC(p_alloc(&shared, BUF_BYTES));
+        res_pattern(h, (size_t)NFLOAT, 99);
+        CKC(p_htod(shared, h, BUF_BYTES));
+    }
     for (int k = 0; k < threads; k++) {
-        w[k] = (struct worker){ ctx, f, &buf[k * per], per, NULL };
+        w[k] = (struct worker){ ctx, f, &buf[k * per], per, NULL, shared };
         CKC(cuStreamCreate(&w[k].s, CU_STREAM_NON_BLOCKING));
         pthread_create(&t[k], NULL, work, &w[k]);
     }
