@@ -5,10 +5,13 @@
  * calls through each door; the parent reads the JSON (cJSON) and checks every stats.def row
  * is present and the per-function and per-door counts are exact. Under interpose_twice two
  * copies of libhmt.so are preloaded: the counts must not double (only the first copy acts).
+ * Under interpose_threads, 8 threads race through the three doors from the very first driver
+ * call: every call must be counted exactly once.
  */
 #include "ih.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +60,48 @@ static int child(void)
     return 0;
 }
 
+/* "threads" child: 8 threads released together before any driver call, so they race to
+ * resolve the driver through different doors; each makes 1000 cuMemGetInfo_v2 calls. */
+enum { NTHREADS = 8, PER_THREAD = 1000 };
+static pthread_barrier_t start;
+static void *worker(void *arg)
+{
+    long i = (long)arg;
+    pthread_barrier_wait(&start);
+    CUresult (*fn)(size_t *, size_t *) = NULL;
+    if (i % 3 == 0) {
+        fn = cuMemGetInfo_v2;
+    } else if (i % 3 == 1) {
+        fn = (CUresult(*)(size_t *, size_t *))dlsym(dlopen("libcuda.so.1", RTLD_NOW), "cuMemGetInfo_v2");
+    } else {
+        void *p = NULL;
+        cuGetProcAddress_v2("cuMemGetInfo", &p, 12000, 0, NULL);
+        fn = (CUresult(*)(size_t *, size_t *))p;
+    }
+    if (!ih_is_wrapper((void *)fn, "cuMemGetInfo_v2"))
+        return (void *)1;
+    size_t f, t;
+    for (int k = 0; k < PER_THREAD; k++)
+        fn(&f, &t);
+    return NULL;
+}
+
+static int child_threads(void)
+{
+    ih_hmt();
+    pthread_t t[NTHREADS];
+    pthread_barrier_init(&start, NULL, NTHREADS);
+    for (long i = 0; i < NTHREADS; i++)
+        pthread_create(&t[i], NULL, worker, (void *)i);
+    int bad = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        bad |= r != NULL;
+    }
+    return bad;
+}
+
 static double num(cJSON *o, const char *k)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -67,7 +112,10 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "child"))
         return child();
+    if (argc > 1 && !strcmp(argv[1], "child-threads"))
+        return child_threads();
     int twice = argc > 1 && !strcmp(argv[1], "twice");
+    int threads = argc > 1 && !strcmp(argv[1], "threads");
     if (twice) {
         int n = 0;
         dl_iterate_phdr(count_hmt_copies, &n);
@@ -80,7 +128,7 @@ int main(int argc, char **argv)
     pid_t pid = fork();
     if (pid == 0) {
         setenv("HMT_STATS", path, 1);
-        execl("/proc/self/exe", argv[0], "child", (char *)NULL);
+        execl("/proc/self/exe", argv[0], threads ? "child-threads" : "child", (char *)NULL);
         _exit(127);
     }
     int st;
@@ -102,6 +150,16 @@ int main(int argc, char **argv)
     cJSON *doors = cJSON_GetObjectItemCaseSensitive(root, "doors");
     cJSON *calls = cJSON_GetObjectItemCaseSensitive(root, "calls");
     CHECK(doors && calls, "no doors / calls objects");
+    if (threads) {
+        /* every call counted once, whichever thread and door; lookups: 3 dlsym, 2 getproc */
+        CHECK(num(calls, "cuMemGetInfo_v2") == NTHREADS * PER_THREAD, "cuMemGetInfo_v2 = %g, want %d",
+              num(calls, "cuMemGetInfo_v2"), NTHREADS * PER_THREAD);
+        CHECK(num(doors, "dlsym_redirects") == 3 && num(doors, "getproc_redirects") == 2,
+              "redirects: dlsym %g, getproc %g; want 3, 2", num(doors, "dlsym_redirects"),
+              num(doors, "getproc_redirects"));
+        cJSON_Delete(root);
+        return IH_DONE();
+    }
     CHECK(num(doors, "dlsym_redirects") == 2, "dlsym_redirects = %g, want 2", num(doors, "dlsym_redirects"));
     CHECK(num(doors, "getproc_redirects") == 3, "getproc_redirects = %g, want 3",
           num(doors, "getproc_redirects"));
