@@ -3,7 +3,8 @@
  * tensor and module, the importance signals, tier assignment, fingerprints, Spearman rank
  * correlation, and writing/reading tier_hints.json (hints/HINTS.md is the format's spec).
  *
- * Not thread-safe; one hmt_ckpt per thread. Errors are one line naming file and tensor.
+ * Thread-safety: no global state; an hmt_ckpt is not to be shared between threads while
+ * being opened or freed. Errors are one line naming file and tensor.
  */
 #ifndef HMT_ANALYZER_ANALYZE_H
 #define HMT_ANALYZER_ANALYZE_H

@@ -11,6 +11,7 @@
  *  - count-share (the seed's prose "top 30%, next 50%, bottom 20%"): cpu is the CPU tier's
  *    own share: r < N*hbm -> HBM, r < N*(hbm+cpu) -> CPU, else SSD.
  */
+#define _GNU_SOURCE     /* qsort_r: no global comparator state */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -69,11 +70,10 @@ int hmt_parse_amount(const char *s, double *val, bool *is_frac)
     return 0;
 }
 
-static const hmt_item *sort_items;
-
-static int cmp_rank(const void *a, const void *b)
+static int cmp_rank(const void *a, const void *b, void *ctx)
 {
-    const hmt_item *x = &sort_items[*(const size_t *)a], *y = &sort_items[*(const size_t *)b];
+    const hmt_item *items = ctx;
+    const hmt_item *x = &items[*(const size_t *)a], *y = &items[*(const size_t *)b];
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
     return x->order < y->order ? -1 : x->order > y->order;
@@ -94,9 +94,7 @@ int hmt_assign(const hmt_item *items, size_t n, hmt_by by, const hmt_budget *b, 
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    sort_items = items;
-    qsort(idx, n, sizeof(*idx), cmp_rank);
-    sort_items = NULL;
+    qsort_r(idx, n, sizeof(*idx), cmp_rank, (void *)items);
     if (by == HMT_BY_BYTES) {
         uint64_t total = 0;
         for (size_t i = 0; i < n; i++)
@@ -122,11 +120,10 @@ int hmt_assign(const hmt_item *items, size_t n, hmt_by by, const hmt_budget *b, 
     return 0;
 }
 
-static const double *rank_vals;
-
-static int cmp_val(const void *a, const void *b)
+static int cmp_val(const void *a, const void *b, void *ctx)
 {
-    double x = rank_vals[*(const size_t *)a], y = rank_vals[*(const size_t *)b];
+    const double *v = ctx;
+    double x = v[*(const size_t *)a], y = v[*(const size_t *)b];
     return x < y ? -1 : x > y;
 }
 
@@ -138,8 +135,7 @@ static int ranks(const double *v, size_t n, double *r)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++)
         idx[i] = i;
-    rank_vals = v;
-    qsort(idx, n, sizeof(*idx), cmp_val);
+    qsort_r(idx, n, sizeof(*idx), cmp_val, (void *)v);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j + 1 < n && v[idx[j + 1]] == v[idx[i]])

@@ -180,7 +180,8 @@ static int get_storage(hmt_torch_archive *a, const pv *s, const char *tname, tz_
         return hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: storage entry %s is missing",
                         a->path, tname, ename);
     size_t es = hmt_dtype_size(s->dtype);
-    if ((uint64_t)s->numel > zs.size / es)
+    /* torch.save writes exactly numel * element size bytes per storage */
+    if ((uint64_t)s->numel > zs.size / es || zs.size % es || zs.size / es != (uint64_t)s->numel)
         return hmt_errf(err, errlen, -EINVAL,
                         "%s: tensor %s: storage %s holds %llu bytes, pickle says %lld %s elements",
                         a->path, tname, ename, (unsigned long long)zs.size, (long long)s->numel,
