@@ -6,7 +6,7 @@
  * The line protocol a workload speaks (hmt-gpt2 does; any program may):
  *   @token ... wall_ms=<float> [gpu_ms=<float>]     one per measured token
  *   text: <anything>    /  tokens: <anything>        the output, compared across runs
- *   logits_xxh64: <hex>                              a hash of the final numbers
+ *   logits_xxh64: <hex>  (or logits_<hash>: <hex>)    a hash of the final numbers
  * HMT_BENCH_LINES=1 is set in the workload's environment to ask for the @token lines.
  * Percentiles are linear between closest ranks (numpy's default).
  */
@@ -59,6 +59,9 @@ static void parse_line(struct hmt_run_result *r, char *line)
         r->footprint = strtod(line + 28, NULL);
     } else if (!strncmp(line, "logits_xxh64: ", 14)) {
         snprintf(r->logits, sizeof(r->logits), "%s", line + 14);
+    } else if (!strncmp(line, "logits_", 7) && strstr(line, ": ")) {
+        /* another hash of the logits (e.g. logits_sha256 from a Python workload) */
+        snprintf(r->logits, sizeof(r->logits), "%.16s:%.40s", line + 7, strstr(line, ": ") + 2);
     }
 }
 
