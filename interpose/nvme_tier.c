@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "nvme_tier.h"
+#include "emulate.h"
 #include "hints.h"
 #include "nvme.h"
 
@@ -294,6 +295,8 @@ static void job_free(void)
 
 void hmt_nvme_tier_fetch(struct hmt_chunk **m, int n)
 {
+    if (hmt_emulating())
+        return;   /* emulated SSD-tier chunks have no bytes anywhere (emulate.c) */
     int k = 0;
     for (int i = 0; i < n; i++)
         k += m[i]->backing.tier == HMT_TIER_SSD;
