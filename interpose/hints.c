@@ -64,6 +64,7 @@ struct hint {
     char *name, *module;
     int tier;
     long order;               /* state-dict index from the file */
+    uint32_t order_pos;       /* its index in H.by_order */
     uint64_t numel;
     int nvar;
     struct variant var[MAX_VARIANTS];
@@ -353,6 +354,8 @@ static int build_index(void)
     }
     qsort(H.ents, H.nents, sizeof *H.ents, cmp_ent);
     qsort(H.by_order, H.nh, sizeof *H.by_order, cmp_order);
+    for (size_t i = 0; i < H.nh; i++)
+        H.h[H.by_order[i]].order_pos = (uint32_t)i;
     uint64_t cap = 16;
     while (cap < 2 * H.nents)
         cap *= 2;
@@ -416,6 +419,13 @@ static int load_structured(const cJSON *root, char *why, size_t whylen)
     H.h = calloc(n ? n : 1, sizeof *H.h);
     if (!H.h)
         return -ENOMEM;
+    /* names seen so far: open addressing over xxh64(name), slots hold index + 1 */
+    size_t ncap = 16;
+    while (ncap < 2 * n)
+        ncap *= 2;
+    uint32_t *seen = calloc(ncap, sizeof *seen);
+    if (!seen)
+        return -ENOMEM;
     long index = 0;
     char skip_why[256] = "", dup_name[256] = "";
     for (const cJSON *t = tensors->child; t; t = t->next, index++) {
@@ -424,6 +434,9 @@ static int load_structured(const cJSON *root, char *why, size_t whylen)
         int rc = parse_tensor(t, index, h, w, sizeof w);
         if (rc < 0) {
             snprintf(why, whylen, "%s", w);
+            free(h->name);
+            free(h->module);
+            free(seen);
             return rc;
         }
         if (rc > 0) {
@@ -433,8 +446,14 @@ static int load_structured(const cJSON *root, char *why, size_t whylen)
             continue;
         }
         int dup = 0;
-        for (size_t i = 0; i < H.nh && !dup; i++)
-            dup = !strcmp(H.h[i].name, h->name);
+        size_t k = (size_t)XXH64(h->name, strlen(h->name), 0) & (ncap - 1);
+        for (; seen[k]; k = (k + 1) & (ncap - 1))
+            if (!strcmp(H.h[seen[k] - 1].name, h->name)) {
+                dup = 1;
+                break;
+            }
+        if (!dup)
+            seen[k] = (uint32_t)H.nh + 1;
         if (dup) {    /* the first entry of a name wins */
             if (!H.duplicates++)
                 snprintf(dup_name, sizeof dup_name, "%s", h->name);
@@ -445,6 +464,7 @@ static int load_structured(const cJSON *root, char *why, size_t whylen)
         }
         H.nh++;
     }
+    free(seen);
     if (H.skipped)
         HMT_WARN("hints: %s: %zu tensor entr%s skipped, first: %s", H.path, H.skipped,
                  H.skipped == 1 ? "y" : "ies", skip_why);
@@ -454,15 +474,82 @@ static int load_structured(const cJSON *root, char *why, size_t whylen)
     return build_index();
 }
 
+/* Frees the loaded hints and every tag: back to "no hints" (failed loads, tests, fuzzing). */
+static void hints_clear(void)
+{
+    for (size_t i = 0; i < H.nh; i++) {
+        free(H.h[i].name);
+        free(H.h[i].module);
+    }
+    free(H.h);
+    free(H.by_order);
+    free(H.ents);
+    free(H.slots);
+    char *path = H.path;
+    memset(&H, 0, sizeof H);
+    H.path = path;
+    H.ntiers = 3;
+    strcpy(H.tier_name[HMT_TIER_HBM], "HBM");
+    strcpy(H.tier_name[HMT_TIER_CPU], "CPU");
+    strcpy(H.tier_name[HMT_TIER_SSD], "SSD");
+    free(tags);
+    tags = NULL;
+    ntags = captags = 0;
+    atomic_store(&ntags_pub, 0);
+    order_cursor = 0;
+    order_dtype[0] = 0;
+}
+
+/* Parses a hints file's bytes into H (either format). 0, or -EINVAL with the reason in why
+ * (H then holds nothing). `name` is for messages. */
+static int parse_buffer(const char *buf, size_t len, const char *name, char *why, size_t whylen)
+{
+    hints_clear();
+    int rc = 0;
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= buf && at <= buf + len ? (long)(at - buf) : -1L;
+        snprintf(why, whylen, "invalid JSON near byte %ld", off);
+        rc = -EINVAL;
+    } else if (is_flat(root)) {
+        H.format = "flat";
+        H.flat_modules = (size_t)cJSON_GetArraySize(root);
+        H.loaded = 1;
+        HMT_WARN("hints: %s is the seed's flat module->tier map (%zu modules): it has no sizes "
+                 "or fingerprints, so hmt cannot tell which device memory is which module and "
+                 "keeps all memory HBM-preferred; run `hmt analyze CHECKPOINT` for a file hmt "
+                 "can apply", name, H.flat_modules);
+    } else {
+        rc = load_structured(root, why, whylen);
+        if (!rc) {
+            H.format = HMT_HINTS_FORMAT;
+            H.loaded = 1;
+            H.active = H.nh > 0;
+            HMT_INFO("hints: %s: %zu tensors, %zu sizes indexed", name, H.nh, H.nents);
+        }
+    }
+    cJSON_Delete(root);
+    if (rc < 0)
+        hints_clear();
+    return rc;
+}
+
+int hmt_hints_load_buffer(const char *buf, size_t len)
+{
+    char why[512] = "";
+    pthread_rwlock_wrlock(&hints_lock);
+    int rc = parse_buffer(buf, len, "(buffer)", why, sizeof why);
+    pthread_rwlock_unlock(&hints_lock);
+    return rc;
+}
+
 static int load(void)
 {
     const char *opt = hmt_opt.hints;
     if (!opt || !*opt)
         return 0;
-    H.ntiers = 3;
-    strcpy(H.tier_name[HMT_TIER_HBM], "HBM");
-    strcpy(H.tier_name[HMT_TIER_CPU], "CPU");
-    strcpy(H.tier_name[HMT_TIER_SSD], "SSD");
+    hints_clear();
     H.path = expand_rank(opt);
     if (!H.path)
         return -ENOMEM;
@@ -473,34 +560,11 @@ static int load(void)
     if (rc < 0) {
         snprintf(why, sizeof why, "cannot read it: %s", strerror(-rc));
     } else {
-        cJSON *root = cJSON_ParseWithLength(buf, len);
-        if (!root) {
-            const char *at = cJSON_GetErrorPtr();
-            snprintf(why, sizeof why, "invalid JSON near byte %ld", at ? (long)(at - buf) : -1L);
-            rc = -EINVAL;
-        } else if (is_flat(root)) {
-            H.format = "flat";
-            H.flat_modules = (size_t)cJSON_GetArraySize(root);
-            H.loaded = 1;
-            HMT_WARN("hints: %s is the seed's flat module->tier map (%zu modules): it has no sizes "
-                     "or fingerprints, so hmt cannot tell which device memory is which module and "
-                     "keeps all memory HBM-preferred; run `hmt analyze CHECKPOINT` for a file hmt "
-                     "can apply", H.path, H.flat_modules);
-        } else {
-            rc = load_structured(root, why, sizeof why);
-            if (!rc) {
-                H.format = HMT_HINTS_FORMAT;
-                H.loaded = 1;
-                H.active = H.nh > 0;
-                HMT_INFO("hints: %s: %zu tensors, %zu sizes indexed", H.path, H.nh, H.nents);
-            }
-        }
-        cJSON_Delete(root);
+        rc = parse_buffer(buf, len, H.path, why, sizeof why);
         free(buf);
     }
     if (rc < 0) {
         H.failed = 1;
-        H.active = 0;
         if (hmt_opt.strict) {
             HMT_ERR("hints: HMT_HINTS=%s: %s; HMT_STRICT=1, so exiting", H.path, why);
             strict_exit = 1;     /* exits once pthread_once has returned (see hmt_hints_init) */
@@ -566,11 +630,8 @@ static void hint_lost_tag(const struct tag *t)
         h->live_order--;
     if (!h->live_fp && !h->live_order) {
         /* unnamed again: the order cursor may have to come back to it */
-        for (size_t i = 0; i < order_cursor; i++)
-            if (H.by_order[i] == t->hint) {
-                order_cursor = i;
-                break;
-            }
+        if (h->order_pos < order_cursor)
+            order_cursor = h->order_pos;
     } else {
         /* the surviving tags decide how it is named */
         h->last_named = h->live_fp ? NAMED_FINGERPRINT : NAMED_ORDER;

@@ -18,6 +18,9 @@ enum { HMT_TIER_HBM = 0, HMT_TIER_CPU = 1, HMT_TIER_SSD = 2, HMT_TIER_MAX = 8 };
  * an injected library has no error path the program would notice, and making cuInit fail
  * would only make frameworks fall back to CPU silently. */
 int hmt_hints_init(void);
+/* Tests and fuzzing: replaces whatever is loaded (and every tag) with hints parsed from
+ * buf[0..len) (either format). 0 or -EINVAL (then no hints). Not for use while others call in. */
+int hmt_hints_load_buffer(const char *buf, size_t len);
 /* 1 when tagging is on: a structured hints file with at least one tensor is loaded. A flat
  * {"module": tier} file loads (reported in stats) but cannot name memory: 0. */
 int hmt_hints_active(void);
