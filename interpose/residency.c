@@ -180,6 +180,34 @@ static void fences_drop(struct hmt_chunk *c)
  * a loop; the next round tries again (the tier may have recovered). */
 #define evict_round hmt_res.evict_round
 
+/* Spare physical handles (move lock): an evicted chunk's handle, unmapped, kept for the
+ * fault-in or allocation that the eviction made room for. Counted in resident_bytes while
+ * spare; hmt_phys_trim() releases what is left before the move lock is dropped, so no idle
+ * physical memory outlives one residency transition. */
+#define SPARE_MAX 64
+static CUmemGenericAllocationHandle spare[SPARE_MAX];
+static int nspare;
+
+static void phys_release(CUmemGenericAllocationHandle h)
+{
+    hmt_real.cuMemRelease(h);
+    pthread_mutex_lock(&hmt_map_lock);
+    hmt_res.resident_bytes -= hmt_res.chunk;
+    pthread_mutex_unlock(&hmt_map_lock);
+}
+
+static void phys_put(CUmemGenericAllocationHandle h)
+{
+    if (nspare < SPARE_MAX) spare[nspare++] = h;
+    else phys_release(h);
+}
+
+static void phys_trim(void)
+{
+    while (nspare) phys_release(spare[--nspare]);
+    HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
+}
+
 /* ---- movers: the only two places bytes move ------------------------------------------ */
 
 /* HBM-preferred: hinted HBM, or untagged (hints room: untagged memory stays in HBM). */
@@ -253,13 +281,13 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
         /* emulated mode (emulate.h): the chunk stays mapped with its bytes and handle */
         int emu = hmt_emulating();
         CUresult u = emu ? CUDA_SUCCESS : hmt_real.cuMemUnmap(va, hmt_res.chunk);
-        if (u == CUDA_SUCCESS && !emu) hmt_real.cuMemRelease(c->handle);
+        if (u == CUDA_SUCCESS && !emu) phys_put(c->handle);   /* a spare: still counted */
         pthread_mutex_lock(&hmt_map_lock);
         fences_drop(c);
         if (u == CUDA_SUCCESS) {
             c->state = HMT_CHUNK_EVICTED;
             if (!emu) c->handle = 0;
-            hmt_res.resident_bytes -= hmt_res.chunk;
+            if (emu) hmt_res.resident_bytes -= hmt_res.chunk;
             freed += hmt_res.chunk;
         } else {
             c->state = HMT_CHUNK_RESIDENT;
@@ -291,7 +319,8 @@ static CUresult ensure_budget(uint64_t need, int on_launch_path)
     for (int tries = 0;;) {
         int n = 0;
         pthread_mutex_lock(&hmt_map_lock);
-        uint64_t res = hmt_res.resident_bytes, going = 0;
+        /* spare handles are physical memory already counted, ready to be mapped again */
+        uint64_t res = hmt_res.resident_bytes - (uint64_t)nspare * hmt_res.chunk, going = 0;
         while (res - going + need > hmt_res.budget && n < 64) {
             struct hmt_chunk *c = hmt_policy_victim(victim_ok, NULL, is_hbm_hinted);
             if (!c) break;
@@ -317,12 +346,24 @@ static CUresult ensure_budget(uint64_t need, int on_launch_path)
     }
 }
 
-/* cuMemCreate for one chunk; when the device itself is full (other users, or a budget above
- * what is free) evict one more chunk and retry. Move lock held. */
+/* A physical chunk for a fault-in or an allocation: a spare handle left by an eviction of
+ * this same critical section if there is one (no cuMemCreate/cuMemRelease churn: creating
+ * and releasing physical memory costs more than the copies), else cuMemCreate; when the
+ * device itself is full (other users, or a budget above what is free) evict one more chunk
+ * and retry. Counts new physical memory in resident_bytes. Move lock held. */
 static CUresult create_chunk(CUmemGenericAllocationHandle *h, int on_launch_path)
 {
     for (int tries = 0;; tries++) {
+        if (nspare) { *h = spare[--nspare]; return CUDA_SUCCESS; }
         CUresult r = hmt_real.cuMemCreate(h, hmt_res.chunk, &chunk_prop, 0);
+        if (r == CUDA_SUCCESS) {
+            pthread_mutex_lock(&hmt_map_lock);
+            hmt_res.resident_bytes += hmt_res.chunk;
+            uint64_t res = hmt_res.resident_bytes;
+            pthread_mutex_unlock(&hmt_map_lock);
+            HMT_GAUGE_MAX(peak_resident_bytes, res);
+            return r;
+        }
         if (r != CUDA_ERROR_OUT_OF_MEMORY || tries > 64) return r;
         pthread_mutex_lock(&hmt_map_lock);
         struct hmt_chunk *c = hmt_policy_victim(victim_ok, NULL, is_hbm_hinted);
@@ -395,12 +436,12 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
             r = create_chunk(&h, op->on_launch_path);
             if (r != CUDA_SUCCESS) break;
             r = map_chunk(va, h);
-            if (r != CUDA_SUCCESS) { hmt_real.cuMemRelease(h); break; }
+            if (r != CUDA_SUCCESS) { phys_put(h); break; }
         }
         if (c->backing.tier >= 0) {
             r = hmt_backing_load(c, va);
             if (r != CUDA_SUCCESS) {
-                if (!emu) { hmt_real.cuMemUnmap(va, hmt_res.chunk); hmt_real.cuMemRelease(h); }
+                if (!emu) { hmt_real.cuMemUnmap(va, hmt_res.chunk); phys_put(h); }
                 break;
             }
             copied++;
@@ -409,7 +450,7 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
          * a chunk other threads can see as resident always carries its arrival fence. */
         pthread_mutex_lock(&hmt_map_lock);
         c->handle = h;
-        hmt_res.resident_bytes += hmt_res.chunk;
+        if (emu) hmt_res.resident_bytes += hmt_res.chunk;  /* real: counted by create_chunk */
         uint64_t res = hmt_res.resident_bytes;
         pthread_mutex_unlock(&hmt_map_lock);
         HMT_GAUGE_MAX(peak_resident_bytes, res);
@@ -676,6 +717,7 @@ CUresult hmt_op_prepare(struct hmt_op *op)
         unpin_all(op);
         pthread_mutex_unlock(&hmt_map_lock);
     }
+    phys_trim();
     pthread_mutex_unlock(&hmt_move_lock);
     free(cl.missing);
     if (r == CUDA_SUCCESS) apply_waits(op); else drop_waits(op);
@@ -706,6 +748,7 @@ static void trim_staging(int on_launch_path)
         move_out(batch, n, on_launch_path, &err);
         HMT_STAT_ADD(staging_evictions, (uint64_t)n);
     }
+    phys_trim();
     pthread_mutex_unlock(&hmt_move_lock);
 }
 
@@ -774,15 +817,16 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
         r = create_chunk(&h, 0);
         if (r != CUDA_SUCCESS) break;
         r = map_chunk(va + made * chunk, h);
-        if (r != CUDA_SUCCESS) { hmt_real.cuMemRelease(h); break; }
+        if (r != CUDA_SUCCESS) { phys_put(h); break; }
         cs[made].handle = h;
         cs[made].state = HMT_CHUNK_RESIDENT;
     }
     if (r != CUDA_SUCCESS) {
         for (size_t i = 0; i < made; i++) {
             hmt_real.cuMemUnmap(va + i * chunk, chunk);
-            hmt_real.cuMemRelease(cs[i].handle);
+            phys_put(cs[i].handle);
         }
+        phys_trim();
         pthread_mutex_unlock(&hmt_move_lock);
         hmt_real.cuMemAddressFree(va, reserved);
         free(cs); free(a);
@@ -792,7 +836,9 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
     pthread_mutex_lock(&hmt_map_lock);
     hmt_space_insert(a);
     for (size_t i = 0; i < n; i++) { hmt_policy_resident(&cs[i]); cs[i].last_use = seq; }
-    hmt_res.resident_bytes += reserved;
+    pthread_mutex_unlock(&hmt_map_lock);
+    phys_trim();
+    pthread_mutex_lock(&hmt_map_lock);
     uint64_t res = hmt_res.resident_bytes;
     pthread_mutex_unlock(&hmt_map_lock);
     pthread_mutex_unlock(&hmt_move_lock);
