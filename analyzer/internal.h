@@ -94,6 +94,9 @@ void hmt_st_ref(hmt_st_file *f);
 void hmt_st_unref(hmt_st_file *f);
 size_t hmt_st_count(const hmt_st_file *f);
 const char *hmt_st_meta_format(const hmt_st_file *f);
+/* True if the tensors are stored sorted by name within each dtype (3 or more tensors), as
+ * the safetensors library writes them: the file then does not tell state-dict order. */
+bool hmt_st_name_sorted(const hmt_st_file *f);
 /* Fills t (name points into f) for entry i. */
 void hmt_st_tensor(const hmt_st_file *f, size_t i, hmt_tensor *t);
 

@@ -368,6 +368,15 @@ static int load_torch_optimizer(hmt_ckpt *c, hmt_torch_archive *a, const pv *od,
         }
     } else {
         c->naming = "shape-match";
+        const hmt_wset *ws = (const hmt_wset *)c->weights;
+        if (ws->st && hmt_st_name_sorted(ws->st)) {
+            /* Matching needs the model's parameter order; a name-sorted file lost it, and
+             * same-shaped tensors (a LayerNorm's weight and bias) would swap silently. */
+            rc = hmt_errf(err, errlen, -EINVAL,
+                          "%s: optimizer state has no param_names and %s stores tensors sorted by name (as the safetensors library writes them), so the parameter order that names the state is unknown: use the torch.save'd state dict, a named optimizer (PyTorch >= 2.5), or hints/dump_optimizer.py",
+                          path, c->weights_path);
+            goto out;
+        }
         if ((rc = shape_match(&d, owner, path, err, errlen)) < 0)
             goto out;
     }

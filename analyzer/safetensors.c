@@ -31,6 +31,7 @@ struct hmt_st_file {
     hmt_st_entry *e;
     size_t n;
     char *meta_format;
+    bool name_sorted;           /* data in the safetensors library's (dtype, name) order */
 };
 
 void hmt_st_entries_free(hmt_st_entry *e, size_t n)
@@ -219,8 +220,19 @@ int hmt_st_open(const char *path, hmt_st_file **out, char *err, size_t errlen)
                             path, msg);
         return hmt_errf(err, errlen, rc, "%s: %s", path, msg);
     }
+    /* The safetensors library writes tensors sorted by dtype, then name, losing state-dict
+     * order. Detect that layout: names ascending within each run of one dtype. */
+    f->name_sorted = f->n >= 3;
+    for (size_t i = 1; i < f->n && f->name_sorted; i++)
+        if (f->e[i].dtype == f->e[i - 1].dtype && strcmp(f->e[i - 1].name, f->e[i].name) > 0)
+            f->name_sorted = false;
     *out = f;
     return 0;
+}
+
+bool hmt_st_name_sorted(const hmt_st_file *f)
+{
+    return f->name_sorted;
 }
 
 void hmt_st_ref(hmt_st_file *f)
