@@ -124,7 +124,7 @@ struct hmt_fence *hmt_fence_get(void)
         if (!f) return NULL;
         if (hmt_real.cuEventCreate(&f->ev, CU_EVENT_DISABLE_TIMING) != CUDA_SUCCESS) { free(f); return NULL; }
     }
-    f->refs = 1;
+    atomic_store_explicit(&f->refs, 1, memory_order_relaxed);
     f->stream = NULL;
     f->next_free = NULL;
     return f;
@@ -132,16 +132,16 @@ struct hmt_fence *hmt_fence_get(void)
 
 void hmt_fence_ref(struct hmt_fence *f)
 {
-    pthread_mutex_lock(&fence_lock);
-    f->refs++;
-    pthread_mutex_unlock(&fence_lock);
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 }
 
 void hmt_fence_put(struct hmt_fence *f)
 {
     if (!f) return;
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
     pthread_mutex_lock(&fence_lock);
-    if (--f->refs == 0) { f->next_free = fence_free; fence_free = f; }
+    f->next_free = fence_free;
+    fence_free = f;
     pthread_mutex_unlock(&fence_lock);
 }
 

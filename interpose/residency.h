@@ -49,7 +49,7 @@ struct hmt_backing {
 struct hmt_fence {
     CUevent ev;
     CUstream stream;
-    int refs;                 /* under the fence pool lock */
+    _Atomic int refs;         /* chunks and operations holding it; 0 -> back to the pool */
     struct hmt_fence *next_free;
 };
 
