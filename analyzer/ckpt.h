@@ -56,7 +56,10 @@ typedef struct hmt_tensor_set {
 /* Loads the model weights of a checkpoint: `path` is a nanoGPT ckpt.pt, a .safetensors
  * file, a Hugging Face directory, or a torch.save'd state_dict. On success *out holds the
  * weights in state-dict order (a tied tensor saved once appears once per key that names
- * it, sharing storage). Free with hmt_weights_free. */
+ * it, sharing storage). For .safetensors that is the stored (data-offset) order; note that
+ * the safetensors library itself stores tensors sorted by dtype, then name. Tensor data of
+ * a .safetensors file is mmapped and may be unaligned for its dtype (read with memcpy or
+ * hmt_tensor_convert). Free with hmt_weights_free. Thread-safe for distinct calls. */
 int hmt_weights_load(const char *path, hmt_tensor_set **out, char *err, size_t errlen);
 void hmt_weights_free(hmt_tensor_set *ws);
 
