@@ -388,9 +388,11 @@ static CUresult map_chunk(CUdeviceptr va, CUmemGenericAllocationHandle h)
 static void pin(struct hmt_op *op, struct hmt_chunk *c)
 {
     if (op->npinned == op->cappinned) {
-        int nc = op->cappinned ? op->cappinned * 2 : 32;
-        struct hmt_chunk **np = realloc(op->pinned, (size_t)nc * sizeof(*np));
+        int nc = op->cappinned * 2;
+        struct hmt_chunk **np = malloc((size_t)nc * sizeof(*np));
         if (!np) abort();
+        memcpy(np, op->pinned, (size_t)op->npinned * sizeof(*np));
+        if (op->pinned != op->inline_pinned) free(op->pinned);
         op->pinned = np; op->cappinned = nc;
     }
     c->users++;
@@ -491,6 +493,8 @@ void hmt_op_init(struct hmt_op *op, CUstream stream, int on_launch_path)
     op->on_launch_path = on_launch_path;
     op->ranges = op->inline_ranges;
     op->capranges = (int)(sizeof(op->inline_ranges) / sizeof(op->inline_ranges[0]));
+    op->pinned = op->inline_pinned;
+    op->cappinned = (int)(sizeof(op->inline_pinned) / sizeof(op->inline_pinned[0]));
 }
 
 static void drop_waits(struct hmt_op *op);
@@ -502,10 +506,11 @@ void hmt_op_free(struct hmt_op *op)
     op->waits = NULL;
     op->capwaits = 0;
     if (op->ranges != op->inline_ranges) free(op->ranges);
-    free(op->pinned);
+    if (op->pinned != op->inline_pinned) free(op->pinned);
     op->ranges = op->inline_ranges;
-    op->pinned = NULL;
-    op->nranges = op->npinned = op->cappinned = 0;
+    op->pinned = op->inline_pinned;
+    op->cappinned = (int)(sizeof(op->inline_pinned) / sizeof(op->inline_pinned[0]));
+    op->nranges = op->npinned = 0;
 }
 
 static void push_range(struct hmt_op *op, CUdeviceptr lo, CUdeviceptr hi)

@@ -130,7 +130,8 @@ struct hmt_op {
     struct hmt_range *ranges;
     struct hmt_range inline_ranges[8];
     int npinned, cappinned;
-    struct hmt_chunk **pinned;
+    struct hmt_chunk **pinned;      /* inline_pinned until it outgrows it */
+    struct hmt_chunk *inline_pinned[16];
     int nwaits, capwaits;     /* arrival fences of pinned chunks the stream must wait on */
     struct hmt_fence **waits;
 };

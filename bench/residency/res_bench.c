@@ -5,7 +5,8 @@
  *      one buffer and faults the other in; bytes moved per second against plain memcpy of
  *      the same bytes between host buffers (goal >= 0.9x).
  *   2. launch-path cost: host time of launch + stream sync when nothing is evicted, against
- *      the same when the launch's one-chunk buffer must be faulted in (and another evicted).
+ *      the same when the launch's one-chunk buffer must be faulted in (and another evicted);
+ *      and the host time of a launch call alone (buffer resident) without and with hmt.
  * Usage: res_bench [MiB]   (buffer size for 1, default 64). It runs itself as children with
  * LD_PRELOAD=libhmt.so and the budgets each part needs; the sim's PCIe throttle
  * (HMT_SIM_PCIE_GBPS) is left as the environment sets it. */
@@ -100,13 +101,40 @@ static int launch_cost(void)
     return 0;
 }
 
+/* Host time per launch call (no sync in the loop) with the launch's buffer resident: what
+ * the scan, pin and fence add on the launch path. Printed as one number for the parent. */
+static int launch_only(void)
+{
+    setup();
+    CUdeviceptr c;
+    CK(cuMemAlloc(&c, 2 * MIB));
+    touch(c);
+    float v = 1.0f;
+    int n = 1, iters = 20000;
+    void *a[3] = { &c, &v, &n };
+    double best = 1e9;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        for (int i = 0; i < iters; i++) CK(cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, s, a, NULL));
+        double t = (now() - t0) / iters;
+        CK(cuStreamSynchronize(s));
+        if (t < best) best = t;
+    }
+    printf("%.1f\n", best * 1e9);
+    return 0;
+}
+
 static int run(char *self, const char *mode, const char *budget, const char *arg)
 {
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        setenv("LD_PRELOAD", RES_HMT_PATH, 1);
-        setenv("HMT_HBM_LIMIT", budget, 1);
+        if (budget) {
+            setenv("LD_PRELOAD", RES_HMT_PATH, 1);
+            setenv("HMT_HBM_LIMIT", budget, 1);
+        } else {
+            unsetenv("LD_PRELOAD");
+        }
         char *argv[] = { self, "child", (char *)mode, (char *)arg, NULL };
         execv(self, argv);
         _exit(127);
@@ -118,12 +146,18 @@ static int run(char *self, const char *mode, const char *budget, const char *arg
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && !strcmp(argv[1], "child"))
-        return !strcmp(argv[2], "throughput") ? throughput((size_t)atoi(argv[3])) : launch_cost();
+    if (argc >= 3 && !strcmp(argv[1], "child")) {
+        if (!strcmp(argv[2], "throughput")) return throughput((size_t)atoi(argv[3]));
+        if (!strcmp(argv[2], "launchonly")) return launch_only();
+        return launch_cost();
+    }
     const char *mib = argc > 1 ? argv[1] : "64";
     char budget[32];
     snprintf(budget, sizeof budget, "%sM", mib);
     int rc = run(argv[0], "throughput", budget, mib);
     rc |= run(argv[0], "launch", "2M", "0");
+    printf("launch call (no sync), buffer resident, ns: without hmt / with hmt engaged:\n");
+    rc |= run(argv[0], "launchonly", NULL, "0");
+    rc |= run(argv[0], "launchonly", "64M", "0");
     return rc;
 }
