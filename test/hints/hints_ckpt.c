@@ -15,6 +15,8 @@
  *     order    .to(bf16, non_blocking=True): bf16 destination, fp32 staging buffer, upload,
  *              cast kernel, staging freed — fingerprints cannot name the destination, so
  *              allocation order and size must
+ *     unified  one allocation per tensor, uploaded with the unified-addressing cuMemcpy /
+ *              cuMemcpyAsync (host source told apart by pointer attributes), alternating
  *     rank     alloc, with HMT_HINTS=.../hints.{rank}.json and RANK=5 (the file for rank 5)
  *     invalid  alloc with a truncated hints file: the job runs correctly (pass-through), hmt
  *              says so in exactly one line, stats say format "invalid" and name nothing
@@ -53,6 +55,8 @@ static struct {
     CUresult (*cuMemcpyHtoD_v2)(CUdeviceptr, const void *, size_t);
     CUresult (*cuMemcpyHtoDAsync_v2)(CUdeviceptr, const void *, size_t, CUstream);
     CUresult (*cuMemcpyDtoH_v2)(void *, CUdeviceptr, size_t);
+    CUresult (*cuMemcpy)(CUdeviceptr, CUdeviceptr, size_t);
+    CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
     CUresult (*cuMemHostAlloc)(void **, size_t, unsigned);
     CUresult (*cuMemFreeHost)(void *);
     CUresult (*cuStreamCreate)(CUstream *, unsigned);
@@ -74,7 +78,7 @@ static void resolve(void)
 #define R(n) do { *(void **)&cu.n = dlsym(RTLD_DEFAULT, #n); if (!cu.n) DIE("no %s", #n); } while (0)
     R(cuInit); R(cuDeviceGet); R(cuDevicePrimaryCtxRetain); R(cuCtxSetCurrent);
     R(cuCtxSynchronize); R(cuMemAlloc_v2); R(cuMemFree_v2); R(cuMemcpyHtoD_v2);
-    R(cuMemcpyHtoDAsync_v2); R(cuMemcpyDtoH_v2); R(cuMemHostAlloc); R(cuMemFreeHost);
+    R(cuMemcpyHtoDAsync_v2); R(cuMemcpyDtoH_v2); R(cuMemcpy); R(cuMemcpyAsync); R(cuMemHostAlloc); R(cuMemFreeHost);
     R(cuStreamCreate); R(cuStreamSynchronize); R(cuModuleLoad); R(cuModuleGetFunction);
     R(cuLaunchKernel);
 #undef R
@@ -175,6 +179,12 @@ static int run(const char *mode, const char *ckpt, const char *kernels, const ch
             CK(cu.cuStreamSynchronize(st));
             CK(cu.cuMemFree_v2(tmp));
             free(f32);
+        } else if (!strcmp(mode, "unified")) {
+            CK(cu.cuMemAlloc_v2(&dptr[i], bytes[i]));
+            if (i % 2)
+                CK(cu.cuMemcpyAsync(dptr[i], (CUdeviceptr)(uintptr_t)host[i], bytes[i], st));
+            else
+                CK(cu.cuMemcpy(dptr[i], (CUdeviceptr)(uintptr_t)host[i], bytes[i]));
         } else {
             CK(cu.cuMemAlloc_v2(&dptr[i], bytes[i]));
             if (bf16)
