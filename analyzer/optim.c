@@ -250,8 +250,8 @@ static int read_step(hmt_torch_archive *a, const pv *v, const char *pname, doubl
 }
 
 /* Attaches state entry `st` (dict) of optimizer index k to param p. */
-static int attach_state(hmt_ckpt *c, hmt_torch_archive *a, const pv *st, long k, hmt_param *p,
-                        char *err, size_t errlen)
+static int attach_state(hmt_torch_archive *a, const pv *st, long k, hmt_param *p, char *err,
+                        size_t errlen)
 {
     const char *path = hmt_torch_path(a), *name = p->w->name;
     const pv *m = hmt_pv_get(st, "exp_avg"), *v = hmt_pv_get(st, "exp_avg_sq");
@@ -274,7 +274,6 @@ static int attach_state(hmt_ckpt *c, hmt_torch_archive *a, const pv *st, long k,
         return rc;
     p->has_state = true;
     p->opt_index = k;
-    (void)c;
     return 0;
 }
 
@@ -391,7 +390,7 @@ static int load_torch_optimizer(hmt_ckpt *c, hmt_torch_archive *a, const pv *od,
             }
             const pv *st = hmt_pv_geti(state, ps->items[k]->i);
             if (st)
-                rc = attach_state(c, a, st, (long)ps->items[k]->i, p, err, errlen);
+                rc = attach_state(a, st, (long)ps->items[k]->i, p, err, errlen);
             else
                 p->opt_index = (long)ps->items[k]->i;
         }
