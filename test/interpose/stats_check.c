@@ -121,6 +121,39 @@ int main(int argc, char **argv)
         dl_iterate_phdr(count_hmt_copies, &n);
         CHECK(n == 2, "interpose_twice: %d copies of libhmt.so loaded, want 2", n);
     }
+    /* Invariant 7: with no HMT_* variable set, hmt says nothing (the child's stderr stays
+     * empty) and writes no report. */
+    char errpath[] = "/tmp/hmt-quiet-XXXXXX";
+    int efd = mkstemp(errpath);
+    fflush(NULL);
+    pid_t q = fork();
+    if (q == 0) {
+        extern char **environ;
+        for (int again = 1; again;) {
+            again = 0;
+            for (char **e = environ; *e; e++)
+                if (!strncmp(*e, "HMT_", 4) && strncmp(*e, "HMT_TEST_", 9)) {
+                    char name[256];
+                    snprintf(name, sizeof name, "%.*s", (int)(strchr(*e, '=') - *e), *e);
+                    unsetenv(name);
+                    again = 1;
+                    break;
+                }
+        }
+        dup2(efd, 2);
+        execl("/proc/self/exe", argv[0], threads ? "child-threads" : "child", (char *)NULL);
+        _exit(127);
+    }
+    int qst;
+    waitpid(q, &qst, 0);
+    CHECK(WIFEXITED(qst) && WEXITSTATUS(qst) == 0, "quiet child failed: %d", qst);
+    off_t errbytes = lseek(efd, 0, SEEK_END);
+    CHECK(errbytes == 0, "with no HMT_* set, hmt wrote %lld bytes to stderr (see %s)",
+          (long long)errbytes, errpath);
+    close(efd);
+    if (errbytes == 0)
+        unlink(errpath);
+
     char path[] = "/tmp/hmt-stats-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
