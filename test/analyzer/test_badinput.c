@@ -383,6 +383,8 @@ int main(int argc, char **argv)
     expect(1, (const char *[]){hfw, "no optimizer state", NULL}, hfw, NULL);
     expect(1, (const char *[]){"no model weights", NULL}, hfopt, NULL);
     expect(1, (const char *[]){"--fim", NULL}, "--signal", "fim", nano, NULL);
+    /* an output that cannot be written */
+    expect(1, (const char *[]){"/nonexistent-dir/h.json", NULL}, "-o", "/nonexistent-dir/h.json", nano, NULL);
     /* usage errors */
     expect(2, (const char *[]){"--signal", NULL}, "--signal", "loud", nano, NULL);
     expect(2, (const char *[]){"--hbm", NULL}, "--hbm", "lots", nano, NULL);
