@@ -12,10 +12,14 @@
  *                the same with HMT_TEST_NVME_FAIL=read: the first launch that needs a chunk
  *                only on disk must fail (CUDA_ERROR_UNKNOWN) and the log must name what was
  *                lost; the run without the injected error is the positive control.
+ *   kill9        the overflow run killed by SIGKILL while its spill file is open: the spill
+ *                folder must hold nothing of it.
  * In every mode the spill folder must be empty after the child exits.
  *
  * usage: nvme_ssd MODE */
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <xxhash.h>
 #include "res_common.h"
 
@@ -132,10 +136,58 @@ static int dir_empty(const char *dir)
     return system(cmd) == 0;
 }
 
+/* kill9 mode: the overflow workload under hmt is killed with SIGKILL while its spill file is
+ * open (seen in /proc/PID/fd); the spill folder must then be empty. */
+static int kill9(char *self)
+{
+    char dir[] = "/var/tmp/hmt-nvme-kill9-XXXXXX";
+    if (!mkdtemp(dir)) FAIL("mkdtemp");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) FAIL("fork");
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        setenv("LD_PRELOAD", RES_HMT_PATH, 1);
+        setenv("HMT_NVME_DIR", dir, 1);
+        setenv("HMT_HBM_LIMIT", "10M", 1);
+        setenv("HMT_HOST_LIMIT", "8M", 1);
+        setenv("HMT_HOST_SLAB", "4M", 1);
+        char *argv[] = { self, "child", "work", NULL };
+        execv(self, argv);
+        _exit(127);
+    }
+    int seen = 0;
+    for (int t = 0; t < 2000 && !seen; t++) {
+        char path[128], link[4096];
+        for (int fd = 0; fd < 256 && !seen; fd++) {
+            snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+            ssize_t n = readlink(path, link, sizeof link - 1);
+            if (n > 0) {
+                link[n] = 0;
+                seen = !strncmp(link, dir, strlen(dir));
+            }
+        }
+        if (!seen) usleep(5000);
+    }
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    int empty = dir_empty(dir);
+    rmdir(dir);
+    printf("kill9: spill file %s open before the kill; folder %s after it\n",
+           seen ? "was" : "was NOT", empty ? "empty" : "NOT empty");
+    if (!seen) FAIL("the child never opened its spill file: the check would be void");
+    if (!WIFSIGNALED(st)) FAIL("the child was not killed (it finished first?)");
+    if (!empty) FAIL("spill folder not empty after kill -9");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "child")) return child();
     const char *mode = argc > 1 ? argv[1] : "overflow";
+    if (!strcmp(mode, "kill9")) return kill9(argv[0]);
     int hinted = !strncmp(mode, "hinted", 6), readerr = strstr(mode, "readerr") != NULL;
 
     char dir[] = "/var/tmp/hmt-nvme-ssd-XXXXXX";
