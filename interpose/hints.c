@@ -14,6 +14,16 @@
  *                with that tensor. Only useful when each tensor has its own cuMemAlloc (the
  *                caching allocator's segments hide tensor sizes); a fingerprint tag replaces
  *                any order tag it overlaps, and stats say which tensor was named how.
+ *                Candidates are the next 8 unnamed tensors; after the first match only sizes
+ *                in that match's dtype count, so the fp32 staging buffer of a cast is not
+ *                taken for the next tensor. Its weakness: an allocation that happens to
+ *                have the next tensor's size but holds something else (a caching-allocator
+ *                segment when a hinted tensor is exactly 2 or 20 MiB) is named wrongly until
+ *                it is freed or overwritten by a host copy; the placement cost is a tier, never
+ *                correctness. HMT_HINTS_ORDER=0 turns the route off.
+ *   equal bytes  several tensors with the same fingerprint (tied weights untied by the
+ *                program, untrained LayerNorms): each copy names the first such tensor in
+ *                state-dict order that has no fingerprint tag yet, else the first one.
  * A tag dies with its memory (cuMemFree, a fresh allocation over it, or a host->device copy
  * that overwrites part of it with bytes that name nothing).
  *
@@ -23,9 +33,19 @@
  * and runs with every chunk HBM-preferred. `hmt analyze` turns a checkpoint into a file
  * hmt can apply (its `modules` map carries the same information).
  *
+ * Not named: a tensor uploaded in pieces (row-wise 2D copies of a strided tensor, or
+ * a flat buffer holding many tensors, as FSDP does) matches no size; nor memory written only
+ * by the device (activations, optimizer state). Those stay untagged: HBM-preferred.
+ *
+ * Strict mode: an injected library has no error path a program notices, and failing cuInit
+ * would make frameworks fall back to the CPU silently; HMT_STRICT=1 therefore exits(1) at load
+ * (constructor) after the one error line.
+ *
  * Shapes: the hints (tensors, size index) are built once by hmt_hints_init and read-only
  * afterwards, so the copy path reads them without a lock. Tags are a sorted array of
- * disjoint intervals under a rwlock: launch-path queries take it shared.
+ * disjoint intervals under a rwlock: launch-path queries take it shared (a binary search).
+ * Inserting is a memmove of the tail, cheap when uploads come in address order as they
+ * usually do.
  *
  * Lock: hints_lock is a leaf. Callers may hold residency's hmt_map_lock when they call in
  * (residency.h's order puts hints under it); nothing is called while holding hints_lock but
