@@ -312,8 +312,9 @@ static int victim_ok(struct hmt_chunk *c, void *arg)
 /* Makes room for `need` more bytes under the budget, evicting as the policy says. Move lock
  * held. CUDA_SUCCESS or CUDA_ERROR_OUT_OF_MEMORY (nothing evictable left), or the driver's
  * error from the copy stream. */
-static CUresult ensure_budget(uint64_t need, int on_launch_path)
+static CUresult ensure_budget(uint64_t need, int on_launch_path, int own_pins)
 {
+    int waited_ms = 0;
     struct hmt_chunk *batch[64];
     evict_round++;
     for (int tries = 0;;) {
@@ -332,9 +333,16 @@ static CUresult ensure_budget(uint64_t need, int on_launch_path)
         pthread_mutex_unlock(&hmt_map_lock);
         if (res + need <= hmt_res.budget) return CUDA_SUCCESS;
         if (n == 0) {
-            /* Everything left is pinned by operations in flight on other threads (they unpin
-             * without the move lock) or stuck: wait a little, then give up. */
-            if (++tries > 200) return CUDA_ERROR_OUT_OF_MEMORY;
+            /* Nothing evictable. If operations in flight on other threads hold pins, they
+             * drop them without the move lock (a thread never waits for it while pinning),
+             * so waiting ends; a sync copy may hold its pins while the GPU works, hence the
+             * long bound. Otherwise (stuck, or all pinned by this operation): out of memory. */
+            pthread_mutex_lock(&hmt_map_lock);
+            int others = hmt_res.pinned_chunks > (uint64_t)own_pins;
+            pthread_mutex_unlock(&hmt_map_lock);
+            if (!others || ++tries > 30000) return CUDA_ERROR_OUT_OF_MEMORY;
+            if (++waited_ms == 1000)
+                HMT_WARN_ONCE("waiting for operations in flight to release chunks (budget full)");
             struct timespec ts = { 0, 1000000 };
             nanosleep(&ts, NULL);
             continue;
@@ -395,7 +403,7 @@ static void pin(struct hmt_op *op, struct hmt_chunk *c)
         if (op->pinned != op->inline_pinned) free(op->pinned);
         op->pinned = np; op->cappinned = nc;
     }
-    c->users++;
+    if (c->users++ == 0) hmt_res.pinned_chunks++;
     op->pinned[op->npinned++] = c;
 }
 
@@ -662,7 +670,8 @@ static void collect_all(struct collect *cl)
 
 static void unpin_all(struct hmt_op *op)
 {
-    for (int i = 0; i < op->npinned; i++) op->pinned[i]->users--;
+    for (int i = 0; i < op->npinned; i++)
+        if (--op->pinned[i]->users == 0) hmt_res.pinned_chunks--;
     op->npinned = 0;
 }
 
@@ -715,7 +724,7 @@ CUresult hmt_op_prepare(struct hmt_op *op)
         r = CUDA_ERROR_OUT_OF_MEMORY;
     }
     if (r == CUDA_SUCCESS && cl.nmissing)
-        r = ensure_budget((uint64_t)cl.nmissing * hmt_res.chunk, op->on_launch_path);
+        r = ensure_budget((uint64_t)cl.nmissing * hmt_res.chunk, op->on_launch_path, op->npinned);
     if (r == CUDA_SUCCESS && cl.nmissing) r = move_in(cl.missing, cl.nmissing, op, seq);
     if (r != CUDA_SUCCESS) {
         pthread_mutex_lock(&hmt_map_lock);
@@ -776,7 +785,7 @@ void hmt_op_finish(struct hmt_op *op, int ok)
     pthread_mutex_lock(&hmt_map_lock);
     for (int i = 0; i < op->npinned; i++) {
         if (f) fence_attach(op->pinned[i], f);
-        op->pinned[i]->users--;
+        if (--op->pinned[i]->users == 0) hmt_res.pinned_chunks--;
     }
     op->npinned = 0;
     pthread_mutex_unlock(&hmt_map_lock);
@@ -815,7 +824,7 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
     }
 
     pthread_mutex_lock(&hmt_move_lock);
-    r = ensure_budget(reserved, 0);
+    r = ensure_budget(reserved, 0, 0);
     size_t made = 0;
     for (; r == CUDA_SUCCESS && made < n; made++) {
         CUmemGenericAllocationHandle h;

@@ -91,7 +91,8 @@ struct hmt_res {
     size_t chunk;             /* allocation granularity, bytes */
     uint64_t budget;          /* bytes of HBM hmt may map */
     uint64_t device_total;
-    uint64_t resident_bytes;  /* chunks with a physical handle (under map lock) */
+    uint64_t resident_bytes;  /* physical handles held: mapped chunks + spares (map lock) */
+    uint64_t pinned_chunks;   /* chunks with users > 0 (map lock) */
     CUstream copy_stream;     /* hmt's own stream for evict/fault-in copies */
     uint64_t seq;             /* operation sequence (atomic) */
     uint64_t evict_round;     /* eviction round (move lock): a tier that refused is not asked
