@@ -76,6 +76,7 @@ static struct {
     int busy_active[2];
     uint64_t busy_since[2], busy_ns[2];
     _Atomic uint64_t bytes[2], errors[2];
+    _Atomic uint64_t fixed_ios;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER, .busy_lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1,
         .fd_buffered = -1 };
 
@@ -568,6 +569,7 @@ static void ring_prep(struct nvme_ring *r, struct nvme_batch *b, struct nvme_op 
     unsigned len = (unsigned)(b->bytes - op->done);
     off_t off = op->off + (off_t)op->done;
     if (op->buf_idx >= 0) {
+        g.fixed_ios++;
         if (b->d == DIR_WRITE) io_uring_prep_write_fixed(sqe, fd, p, len, off, op->buf_idx);
         else                   io_uring_prep_read_fixed(sqe, fd, p, len, off, op->buf_idx);
     } else {
@@ -1007,6 +1009,7 @@ void hmt_nvme_get_stats(struct hmt_nvme_stats *out)
     out->bytes_read = g.bytes[DIR_READ];
     out->write_errors = g.errors[DIR_WRITE];
     out->read_errors = g.errors[DIR_READ];
+    out->fixed_buffer_ios = g.fixed_ios;
     pthread_mutex_lock(&g.busy_lock);
     out->write_ns = g.busy_ns[DIR_WRITE];
     out->read_ns = g.busy_ns[DIR_READ];
@@ -1031,6 +1034,7 @@ void hmt_nvme_stats_json(void *root)
     hmt_nvme_get_stats(&st);
     cJSON_AddNumberToObject(root, "nvme_write_gbps", st.write_gbps);
     cJSON_AddNumberToObject(root, "nvme_read_gbps", st.read_gbps);
+    cJSON_AddNumberToObject(root, "nvme_fixed_buffer_ios", (double)st.fixed_buffer_ios);
     cJSON_AddStringToObject(root, "nvme_fallback", st.fallback);
 }
 
@@ -1062,6 +1066,7 @@ static void state_reset(void)
     memset(g.busy_ns, 0, sizeof g.busy_ns);
     memset(g.busy_active, 0, sizeof g.busy_active);
     g.bytes[0] = g.bytes[1] = g.errors[0] = g.errors[1] = 0;
+    g.fixed_ios = 0;
 }
 
 void hmt_nvme_shutdown(void)

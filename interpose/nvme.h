@@ -87,11 +87,13 @@ struct hmt_nvme_stats {
     double write_gbps, read_gbps;         /* bytes / that time, in 10^9 bytes per second */
     uint64_t slots_used, slots_total;     /* slots holding data; slots the file has room for */
     uint64_t write_errors, read_errors;   /* chunks that failed */
+    uint64_t fixed_buffer_ios;            /* requests served from registered slabs (io_uring) */
     const char *fallback;                 /* "none" | "threads" | "buffered" | "threads+buffered" */
 };
 void hmt_nvme_get_stats(struct hmt_nvme_stats *out);
-/* Adds nvme_write_gbps, nvme_read_gbps (numbers) and nvme_fallback (string) to the HMT_STATS
- * JSON object `root` (a cJSON*); the byte counters come from stats.def. No-op before init. */
+/* Adds nvme_write_gbps, nvme_read_gbps, nvme_fixed_buffer_ios (numbers) and nvme_fallback
+ * (string) to the HMT_STATS JSON object `root` (a cJSON*); the byte counters come from
+ * stats.def. No-op before init. */
 void hmt_nvme_stats_json(void *root);
 
 /* Closes the spill file and frees everything (tests, and exit). Slots become invalid. */

@@ -147,6 +147,11 @@ int main(int argc, char **argv)
     CHECK(st.slots_total <= 2 * THREADS * (OUTSTANDING + MAXB) + 64,
           "file grew to %lu slots: freed slots not reused", (unsigned long)st.slots_total);
     CHECK(strcmp(st.fallback, expect) == 0, "fallback is %s, expected %s", st.fallback, expect);
+    /* Even threads registered their slab: with io_uring their I/O used fixed buffers. */
+    if (!strstr(expect, "threads"))
+        CHECK(st.fixed_buffer_ios > 0, "no request used a registered (fixed) buffer");
+    else
+        CHECK(st.fixed_buffer_ios == 0, "fixed buffers counted without io_uring");
 
     /* Negative control: the check above must be able to fail. Chunk A read back and checked
      * against chunk B's contents is caught. */

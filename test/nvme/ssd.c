@@ -228,10 +228,11 @@ int main(int argc, char **argv)
     double wr = res_stat(stats, "nvme_bytes_written"), rd = res_stat(stats, "nvme_bytes_read");
     double ev = res_stat(stats, "evictions"), fa = res_stat(stats, "faults");
     const char *fb = stat_str(stats, "nvme_fallback");
+    double fixed = res_stat(stats, "nvme_fixed_buffer_ios");
     char *logtext = slurp(log);
     printf("%s: rc %d, %s", mode, rc, out1);
-    printf("  evictions %.0f faults %.0f nvme_bytes_written %.0f nvme_bytes_read %.0f fallback '%s'\n",
-           ev, fa, wr, rd, fb);
+    printf("  evictions %.0f faults %.0f nvme_bytes_written %.0f nvme_bytes_read %.0f "
+           "fixed-buffer I/Os %.0f fallback '%s'\n", ev, fa, wr, rd, fixed, fb);
     if (logtext && *logtext) printf("  log: %s", logtext);
     unlink(stats);
     unlink(log);
@@ -257,5 +258,7 @@ int main(int argc, char **argv)
     if (fa < (hinted ? 20 : 500) || ev < (hinted ? 20 : 500))
         FAIL("only %.0f evictions / %.0f fault-ins", ev, fa);
     if (strcmp(fb, "none")) FAIL("nvme_fallback is '%s' in HMT_STATS, expected 'none'", fb);
+    /* the host pool's slabs are registered with io_uring: its chunks use fixed buffers */
+    if (!(fixed > 0)) FAIL("no spill file I/O used the host pool's registered slabs");
     return 0;
 }
