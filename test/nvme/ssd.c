@@ -12,6 +12,9 @@
  *                the same with HMT_TEST_NVME_FAIL=read: the first launch that needs a chunk
  *                only on disk must fail (CUDA_ERROR_UNKNOWN) and the log must name what was
  *                lost; the run without the injected error is the positive control.
+ *   overflow_threads, overflow_buffered
+ *                overflow (fewer rounds) through the pread/pwrite thread pool or buffered I/O,
+ *                forced by HMT_TEST_NVME_FALLBACK; HMT_STATS must say so.
  *   kill9        the overflow run killed by SIGKILL while its spill file is open: the spill
  *                folder must hold nothing of it.
  * In every mode the spill folder must be empty after the child exits.
@@ -26,7 +29,7 @@
 #define NBUF 12
 #define BUF_BYTES (4u * MIB)
 #define NFLOAT ((int)(BUF_BYTES / sizeof(float)))
-#define ROUNDS 36
+static int rounds = 36;   /* NVME_SSD_ROUNDS in the child's environment */
 
 #define CKC(call) do { CUresult r_ = (call); if (r_ != CUDA_SUCCESS) { \
         printf("error=%d at %s\n", (int)r_, #call); fflush(stdout); exit(2); } } while (0)
@@ -37,7 +40,7 @@ static void *work(void *arg)
 {
     struct worker *w = arg;
     CKC(cuCtxSetCurrent(w->ctx));
-    for (int r = 0; r < ROUNDS; r++)
+    for (int r = 0; r < rounds; r++)
         for (int i = 0; i < w->n; i++) {
             CUdeviceptr y = w->buf[(i + 1) % w->n], x = w->buf[i];
             float a = 0.25f + 0.0625f * (float)(r % 5);
@@ -51,6 +54,7 @@ static void *work(void *arg)
 
 static int child(void)
 {
+    if (getenv("NVME_SSD_ROUNDS")) rounds = atoi(getenv("NVME_SSD_ROUNDS"));
     CUcontext ctx = res_init();
     CUfunction f = res_func(res_module(), "axpy");
     CUdeviceptr buf[NBUF];
@@ -189,6 +193,9 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "overflow";
     if (!strcmp(mode, "kill9")) return kill9(argv[0]);
     int hinted = !strncmp(mode, "hinted", 6), readerr = strstr(mode, "readerr") != NULL;
+    /* overflow_threads / overflow_buffered: the same through a forced fallback */
+    const char *forced = !strcmp(mode, "overflow_threads") ? "threads"
+                       : !strcmp(mode, "overflow_buffered") ? "buffered" : NULL;
 
     char dir[] = "/var/tmp/hmt-nvme-ssd-XXXXXX";
     if (!mkdtemp(dir)) FAIL("mkdtemp");
@@ -202,6 +209,7 @@ int main(int argc, char **argv)
     snprintf(e_log, sizeof e_log, "HMT_LOG_FILE=%s", log);
     snprintf(e_hints, sizeof e_hints, "HMT_HINTS=%s", hints);
     if (hinted) write_hints(hints);
+    if (forced) setenv("NVME_SSD_ROUNDS", "12", 1);   /* both runs, with and without hmt */
 
     char out0[512], out1[512];
     int rc = res_run_child(argv[0], "work", 0, NULL, out0, sizeof out0);
@@ -221,6 +229,10 @@ int main(int argc, char **argv)
         env[ne++] = "HMT_HOST_SLAB=4M";
     }
     if (readerr) env[ne++] = "HMT_TEST_NVME_FAIL=read";
+    if (forced) {
+        env[ne++] = !strcmp(forced, "threads") ? "HMT_TEST_NVME_FALLBACK=threads"
+                                               : "HMT_TEST_NVME_FALLBACK=buffered";
+    }
     env[ne] = NULL;
     unlink(log);
     rc = res_run_child(argv[0], "work", 1, env, out1, sizeof out1);
@@ -255,10 +267,13 @@ int main(int argc, char **argv)
     /* "many evict/fault cycles": in overflow mode every thread's buffers exceed the budget,
      * so they go out and back every round (850-1000 evictions and fault-ins); in hinted mode
      * how often depends on how the 4 threads interleave (60-380 seen) */
-    if (fa < (hinted ? 20 : 500) || ev < (hinted ? 20 : 500))
+    int floor = hinted ? 20 : forced ? 150 : 500;
+    if (fa < floor || ev < floor)
         FAIL("only %.0f evictions / %.0f fault-ins", ev, fa);
-    if (strcmp(fb, "none")) FAIL("nvme_fallback is '%s' in HMT_STATS, expected 'none'", fb);
+    if (strcmp(fb, forced ? forced : "none"))
+        FAIL("nvme_fallback is '%s' in HMT_STATS, expected '%s'", fb, forced ? forced : "none");
     /* the host pool's slabs are registered with io_uring: its chunks use fixed buffers */
-    if (!(fixed > 0)) FAIL("no spill file I/O used the host pool's registered slabs");
+    if (forced && !strcmp(forced, "threads") ? fixed != 0 : !(fixed > 0))
+        FAIL("%.0f spill file I/Os used the host pool's registered slabs", fixed);
     return 0;
 }
