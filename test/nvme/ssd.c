@@ -15,6 +15,9 @@
  *   overflow_threads, overflow_buffered
  *                overflow (fewer rounds) through the pread/pwrite thread pool or buffered I/O,
  *                forced by HMT_TEST_NVME_FALLBACK; HMT_STATS must say so.
+ *   hinted_enospc
+ *                hinted with every spill file write failing (HMT_TEST_NVME_FAIL=write, as
+ *                ENOSPC): nothing is lost, the SSD-tier chunks stay in the host tier.
  *   kill9        the overflow run killed by SIGKILL while its spill file is open: the spill
  *                folder must hold nothing of it.
  * In every mode the spill folder must be empty after the child exits.
@@ -194,6 +197,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "kill9")) return kill9(argv[0]);
     int hinted = !strncmp(mode, "hinted", 6), readerr = strstr(mode, "readerr") != NULL;
     /* overflow_threads / overflow_buffered: the same through a forced fallback */
+    int enospc = !strcmp(mode, "hinted_enospc");
     const char *forced = !strcmp(mode, "overflow_threads") ? "threads"
                        : !strcmp(mode, "overflow_buffered") ? "buffered" : NULL;
 
@@ -229,6 +233,7 @@ int main(int argc, char **argv)
         env[ne++] = "HMT_HOST_SLAB=4M";
     }
     if (readerr) env[ne++] = "HMT_TEST_NVME_FAIL=read";
+    if (enospc) env[ne++] = "HMT_TEST_NVME_FAIL=write";
     if (forced) {
         env[ne++] = !strcmp(forced, "threads") ? "HMT_TEST_NVME_FALLBACK=threads"
                                                : "HMT_TEST_NVME_FALLBACK=buffered";
@@ -241,6 +246,7 @@ int main(int argc, char **argv)
     double ev = res_stat(stats, "evictions"), fa = res_stat(stats, "faults");
     const char *fb = stat_str(stats, "nvme_fallback");
     double fixed = res_stat(stats, "nvme_fixed_buffer_ios");
+    double werr = res_stat(stats, "nvme_write_errors");
     char *logtext = slurp(log);
     printf("%s: rc %d, %s", mode, rc, out1);
     printf("  evictions %.0f faults %.0f nvme_bytes_written %.0f nvme_bytes_read %.0f "
@@ -263,6 +269,13 @@ int main(int argc, char **argv)
     }
     if (rc != 0) FAIL("run with hmt failed (%d): %s", rc, out1);
     if (strcmp(out0, out1)) FAIL("results differ with hmt: %s vs %s", out0, out1);
+    if (enospc) {
+        /* every spill write refused: the SSD-tier chunks stayed in the host tier, said once */
+        if (!(werr > 0) || wr != 0) FAIL("write errors %.0f, bytes written %.0f", werr, wr);
+        if (!logtext || !strstr(logtext, "is full")) FAIL("the full spill file was not reported");
+        if (ev < 20 || fa < 20) FAIL("only %.0f evictions / %.0f fault-ins", ev, fa);
+        return 0;
+    }
     if (wr <= 0 || rd <= 0) FAIL("nothing went through the spill file");
     /* "many evict/fault cycles": in overflow mode every thread's buffers exceed the budget,
      * so they go out and back every round (850-1000 evictions and fault-ins); in hinted mode
