@@ -282,6 +282,20 @@ static void *reader_main(void *unused)
     return NULL;
 }
 
+/* A forked child has no reader thread (and the lock may have been held by it): start over. */
+static void reader_atfork_child(void)
+{
+    pthread_mutex_init(&fetch_lock, NULL);
+    pthread_cond_init(&fetch_cv, NULL);
+    reader_state = 0;
+    memset(&job, 0, sizeof job);   /* the parent's job buffers are the parent's business */
+}
+
+static void reader_atfork(void)
+{
+    pthread_atfork(NULL, NULL, reader_atfork_child);
+}
+
 static void job_free(void)
 {
     free(job.cs);
@@ -337,6 +351,8 @@ void hmt_nvme_tier_fetch(struct hmt_chunk **m, int n)
         return;
     }
     if (!reader_state) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, reader_atfork);
         pthread_t t;
         pthread_attr_t a;
         pthread_attr_init(&a);
