@@ -9,7 +9,11 @@
  *     left, the least recently used evicted host-tier chunks are written to the spill file
  *     to free theirs.
  * A chunk whose write fails stays in the host tier (invariant 4). A chunk whose read fails
- * fails the operation that needed it, with one line naming its tensor (or allocation).
+ * fails the operation that needed it (CUDA_ERROR_UNKNOWN), with one line naming its tensor
+ * (or allocation); its bytes stay in the spill file, so a later operation may still succeed.
+ * Bytes always pass through host-pool slots on the way to and from the spill file (they are
+ * pinned and registered with io_uring), so HMT_HOST_LIMIT must leave room for a few chunks;
+ * in emulated mode (HMT_MODE=emulated) no bytes move and nothing here runs.
  */
 #ifndef HMT_INTERPOSE_NVME_TIER_H
 #define HMT_INTERPOSE_NVME_TIER_H
