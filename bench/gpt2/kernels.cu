@@ -6,7 +6,9 @@
  * for bit; each is bit-for-bit repeatable on its own.
  *
  * Every kernel works on one token position (decode with a KV cache; the prompt is fed one
- * token at a time too), float32 activations, weights in float32 ([out, in] like nn.Linear).
+ * token at a time too), float32 activations, weights in float32 ([out, in] like nn.Linear);
+ * the *_bf16 variants read weights stored as bfloat16 (a job that casts before uploading),
+ * widening each to float32 exactly (its 16 bits become the top half).
  * Reductions run in a fixed order with no atomics, so a run is bit-for-bit repeatable.
  * Launch shapes (set by main.c): element-wise and linear kernels use 1-D grids of 256-thread
  * blocks over their outputs; layernorm and argmax use one block of 256 threads; attention
@@ -16,21 +18,39 @@
 
 #define GPT2_THREADS 256
 
+/* The weight element types: float, and bfloat16 held as its raw 16 bits. */
+__device__ __forceinline__ float wload(const float *p, int64_t i) { return p[i]; }
+__device__ __forceinline__ float wload(const unsigned short *p, int64_t i)
+{
+    return __uint_as_float((unsigned)p[i] << 16);
+}
+
 /* x[c] = wte[tokens[pos]][c] + wpe[pos][c]   (x: [C]) */
-extern "C" __global__ void gpt2_embed(float *x, const float *wte, const float *wpe,
-                                      const int *tokens, int pos, int C)
+template <typename W>
+__device__ void embed(float *x, const W *wte, const W *wpe, const int *tokens, int pos, int C)
 {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C)
         return;
     int tok = tokens[pos];
-    x[c] = wte[(int64_t)tok * C + c] + wpe[(int64_t)pos * C + c];
+    x[c] = wload(wte, (int64_t)tok * C + c) + wload(wpe, (int64_t)pos * C + c);
+}
+extern "C" __global__ void gpt2_embed(float *x, const float *wte, const float *wpe,
+                                      const int *tokens, int pos, int C)
+{
+    embed(x, wte, wpe, tokens, pos, C);
+}
+extern "C" __global__ void gpt2_embed_bf16(float *x, const unsigned short *wte,
+                                           const unsigned short *wpe, const int *tokens,
+                                           int pos, int C)
+{
+    embed(x, wte, wpe, tokens, pos, C);
 }
 
 /* out = (in - mean) / sqrt(var + 1e-5) * w + b over C elements (nn.LayerNorm). One block;
  * thread 0 reduces serially so the sum order equals the host kernel's. */
-extern "C" __global__ void gpt2_layernorm(float *out, const float *in, const float *w,
-                                          const float *b, int C)
+template <typename W>
+__device__ void layernorm(float *out, const float *in, const W *w, const W *b, int C)
 {
     __shared__ float stat[2];
     if (threadIdx.x == 0) {
@@ -48,29 +68,51 @@ extern "C" __global__ void gpt2_layernorm(float *out, const float *in, const flo
     }
     __syncthreads();
     for (int i = threadIdx.x; i < C; i += blockDim.x)
-        out[i] = (in[i] - stat[0]) * stat[1] * w[i] + b[i];
+        out[i] = (in[i] - stat[0]) * stat[1] * wload(w, i) + wload(b, i);
+}
+extern "C" __global__ void gpt2_layernorm(float *out, const float *in, const float *w,
+                                          const float *b, int C)
+{
+    layernorm(out, in, w, b, C);
+}
+extern "C" __global__ void gpt2_layernorm_bf16(float *out, const float *in,
+                                               const unsigned short *w, const unsigned short *b,
+                                               int C)
+{
+    layernorm(out, in, w, b, C);
 }
 
 /* out[o] = sum_i W[o][i] * in[i] (+ bias[o]); W is [out_dim, in_dim]; bias may be NULL.
  * Eight interleaved partial sums, combined pairwise, exactly as kernels_host.c does. */
-extern "C" __global__ void gpt2_linear(float *out, const float *in, const float *W,
-                                       const float *bias, int in_dim, int out_dim)
+template <typename W_t>
+__device__ void linear(float *out, const float *in, const W_t *W, const W_t *bias, int in_dim,
+                       int out_dim)
 {
     int o = blockIdx.x * blockDim.x + threadIdx.x;
     if (o >= out_dim)
         return;
-    const float *row = W + (int64_t)o * in_dim;
+    const W_t *row = W + (int64_t)o * in_dim;
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int i = 0;
     for (; i + 8 <= in_dim; i += 8)
         for (int k = 0; k < 8; k++)
-            s[k] = fmaf(row[i + k], in[i + k], s[k]);
+            s[k] = fmaf(wload(row, i + k), in[i + k], s[k]);
     for (; i < in_dim; i++)
-        s[0] = fmaf(row[i], in[i], s[0]);
+        s[0] = fmaf(wload(row, i), in[i], s[0]);
     float acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
     if (bias)
-        acc += bias[o];
+        acc += wload(bias, o);
     out[o] = acc;
+}
+extern "C" __global__ void gpt2_linear(float *out, const float *in, const float *W,
+                                       const float *bias, int in_dim, int out_dim)
+{
+    linear(out, in, W, bias, in_dim, out_dim);
+}
+extern "C" __global__ void gpt2_linear_bf16(float *out, const float *in, const unsigned short *W,
+                                            const unsigned short *bias, int in_dim, int out_dim)
+{
+    linear(out, in, W, bias, in_dim, out_dim);
 }
 
 /* Causal self-attention for the token at `pos`, one block per head. qkv is [3C] (q, k, v as

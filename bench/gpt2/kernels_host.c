@@ -18,66 +18,79 @@
 
 #define P(i, T) (*(T *)params[i])
 
-/* gpt2_embed(float *x, const float *wte, const float *wpe, const int *tokens, int pos, int C) */
-static void gpt2_embed(const hmt_sim_launch *l, void **params)
+/* Weight loads: float, or bfloat16 as raw bits widened exactly to float (kernels.cu's
+ * wload). Each weight-reading kernel is written once over a weight type W and instantiated
+ * for both, as the CUDA templates are. */
+static inline float wload_f32(const float *p, int64_t i) { return p[i]; }
+static inline float wload_bf16(const uint16_t *p, int64_t i)
 {
-    (void)l;
-    float *x = P(0, float *);
-    const float *wte = P(1, const float *), *wpe = P(2, const float *);
-    const int *tokens = P(3, const int *);
-    int pos = P(4, int), C = P(5, int);
-    int tok = tokens[pos];
-    for (int c = 0; c < C; c++)
-        x[c] = wte[(int64_t)tok * C + c] + wpe[(int64_t)pos * C + c];
+    union { uint32_t u; float f; } v = {(uint32_t)p[i] << 16};
+    return v.f;
 }
+
+#define GPT2_WEIGHT_KERNELS(SUFFIX, W, WLOAD)                                              \
+    static void gpt2_embed##SUFFIX(const hmt_sim_launch *l, void **params)                    \
+    {                                                                                         \
+        (void)l;                                                                              \
+        float *x = P(0, float *);                                                             \
+        const W *wte = P(1, const W *), *wpe = P(2, const W *);                               \
+        const int *tokens = P(3, const int *);                                                \
+        int pos = P(4, int), C = P(5, int);                                                   \
+        int tok = tokens[pos];                                                                \
+        for (int c = 0; c < C; c++)                                                           \
+            x[c] = WLOAD(wte, (int64_t)tok * C + c) + WLOAD(wpe, (int64_t)pos * C + c);       \
+    }                                                                                         \
+    static void gpt2_layernorm##SUFFIX(const hmt_sim_launch *l, void **params)                \
+    {                                                                                         \
+        (void)l;                                                                              \
+        float *out = P(0, float *);                                                           \
+        const float *in = P(1, const float *);                                                \
+        const W *w = P(2, const W *), *b = P(3, const W *);                                   \
+        int C = P(4, int);                                                                    \
+        float mean = 0.0f, var = 0.0f;                                                        \
+        for (int i = 0; i < C; i++)                                                           \
+            mean += in[i];                                                                    \
+        mean /= (float)C;                                                                     \
+        for (int i = 0; i < C; i++) {                                                         \
+            float d = in[i] - mean;                                                           \
+            var += d * d;                                                                     \
+        }                                                                                     \
+        var /= (float)C;                                                                      \
+        float rstd = 1.0f / sqrtf(var + 1e-5f);                                               \
+        for (int i = 0; i < C; i++)                                                           \
+            out[i] = (in[i] - mean) * rstd * WLOAD(w, i) + WLOAD(b, i);                       \
+    }                                                                                         \
+    static void gpt2_linear##SUFFIX(const hmt_sim_launch *l, void **params)                   \
+    {                                                                                         \
+        (void)l;                                                                              \
+        float *out = P(0, float *);                                                           \
+        const float *in = P(1, const float *);                                                \
+        const W *Wt = P(2, const W *), *bias = P(3, const W *);                               \
+        int in_dim = P(4, int), out_dim = P(5, int);                                          \
+        for (int o = 0; o < out_dim; o++) {                                                   \
+            const W *row = Wt + (int64_t)o * in_dim;                                          \
+            float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
+            int i = 0;                                                                        \
+            for (; i + 8 <= in_dim; i += 8)                                                   \
+                for (int k = 0; k < 8; k++)                                                   \
+                    s[k] += WLOAD(row, i + k) * in[i + k];                                    \
+            for (; i < in_dim; i++)                                                           \
+                s[0] += WLOAD(row, i) * in[i];                                                \
+            float acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));    \
+            if (bias)                                                                         \
+                acc += WLOAD(bias, o);                                                        \
+            out[o] = acc;                                                                     \
+        }                                                                                     \
+    }
+
+/* gpt2_embed[_bf16](float *x, const W *wte, const W *wpe, const int *tokens, int pos, int C)
+ * gpt2_layernorm[_bf16](float *out, const float *in, const W *w, const W *b, int C)
+ * gpt2_linear[_bf16](float *out, const float *in, const W *W, const W *bias, int in_dim,
+ *                    int out_dim)                                  (bias may be NULL) */
+GPT2_WEIGHT_KERNELS(, float, wload_f32)
+GPT2_WEIGHT_KERNELS(_bf16, uint16_t, wload_bf16)
 static const hmt_sim_param embed_params[] = {{0, 8}, {8, 8}, {16, 8}, {24, 8}, {32, 4}, {36, 4}};
-
-/* gpt2_layernorm(float *out, const float *in, const float *w, const float *b, int C) */
-static void gpt2_layernorm(const hmt_sim_launch *l, void **params)
-{
-    (void)l;
-    float *out = P(0, float *);
-    const float *in = P(1, const float *), *w = P(2, const float *), *b = P(3, const float *);
-    int C = P(4, int);
-    float mean = 0.0f, var = 0.0f;
-    for (int i = 0; i < C; i++)
-        mean += in[i];
-    mean /= (float)C;
-    for (int i = 0; i < C; i++) {
-        float d = in[i] - mean;
-        var += d * d;
-    }
-    var /= (float)C;
-    float rstd = 1.0f / sqrtf(var + 1e-5f);
-    for (int i = 0; i < C; i++)
-        out[i] = (in[i] - mean) * rstd * w[i] + b[i];
-}
 static const hmt_sim_param layernorm_params[] = {{0, 8}, {8, 8}, {16, 8}, {24, 8}, {32, 4}};
-
-/* gpt2_linear(float *out, const float *in, const float *W, const float *bias, int in_dim,
- *             int out_dim) */
-static void gpt2_linear(const hmt_sim_launch *l, void **params)
-{
-    (void)l;
-    float *out = P(0, float *);
-    const float *in = P(1, const float *), *W = P(2, const float *);
-    const float *bias = P(3, const float *);
-    int in_dim = P(4, int), out_dim = P(5, int);
-    for (int o = 0; o < out_dim; o++) {
-        const float *row = W + (int64_t)o * in_dim;
-        float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int i = 0;
-        for (; i + 8 <= in_dim; i += 8)
-            for (int k = 0; k < 8; k++)
-                s[k] += row[i + k] * in[i + k];
-        for (; i < in_dim; i++)
-            s[0] += row[i] * in[i];
-        float acc = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-        if (bias)
-            acc += bias[o];
-        out[o] = acc;
-    }
-}
 static const hmt_sim_param linear_params[] = {{0, 8}, {8, 8}, {16, 8}, {24, 8}, {32, 4}, {36, 4}};
 
 /* gpt2_attention(float *out, float *att, const float *qkv, float *kcache, float *vcache,
@@ -168,6 +181,9 @@ __attribute__((visibility("default"))) const hmt_sim_kernel_desc hmt_sim_kernels
     K(gpt2_embed, embed_params),
     K(gpt2_layernorm, layernorm_params),
     K(gpt2_linear, linear_params),
+    K(gpt2_embed_bf16, embed_params),
+    K(gpt2_layernorm_bf16, layernorm_params),
+    K(gpt2_linear_bf16, linear_params),
     K(gpt2_attention, attention_params),
     K(gpt2_gelu, gelu_params),
     K(gpt2_add, add_params),

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 "  --iterations N          measured generations (default 1)\n"
 "  --warmup N              unmeasured generations first (default 0)\n"
 "  --segments              sub-allocate weights from 20 MiB segments (caching allocator)\n"
+"  --dtype f32|bf16        weights on the device as float32 (default) or bfloat16, cast on\n"
+"                          the host before upload (round to nearest even, like PyTorch)\n"
 "  --kernels PATH          kernel module: gpt2_kernels.so (sim) or gpt2_kernels.ptx (GPU);\n"
 "                          default $HMT_GPT2_KERNELS, else found beside this program\n"
 "  --per-token             print an @token line per measured token (HMT_BENCH_LINES=1 too)\n"
@@ -220,15 +222,16 @@ int main(int argc, char **argv)
     const char *random_cfg = NULL, *prompt = "def ", *kernels_arg = NULL;
     long n_head = 4, tokens = 32, iterations = 1, warmup = 0;
     unsigned long long seed = 1;
-    int segments = 0, per_token = 0;
+    int segments = 0, per_token = 0, bf16 = 0;
     enum { O_RANDOM = 256, O_SEED, O_NHEAD, O_PROMPT, O_TOKENS, O_ITER, O_WARMUP, O_SEG,
-           O_KERNELS, O_PERTOKEN };
+           O_KERNELS, O_PERTOKEN, O_DTYPE };
     static const struct option opts[] = {
         {"random-weights", required_argument, 0, O_RANDOM}, {"seed", required_argument, 0, O_SEED},
         {"n-head", required_argument, 0, O_NHEAD},   {"prompt", required_argument, 0, O_PROMPT},
         {"tokens", required_argument, 0, O_TOKENS},  {"iterations", required_argument, 0, O_ITER},
         {"warmup", required_argument, 0, O_WARMUP},  {"segments", no_argument, 0, O_SEG},
         {"kernels", required_argument, 0, O_KERNELS}, {"per-token", no_argument, 0, O_PERTOKEN},
+        {"dtype", required_argument, 0, O_DTYPE},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0},
     };
     int o;
@@ -244,6 +247,13 @@ int main(int argc, char **argv)
         case O_SEG: segments = 1; break;
         case O_KERNELS: kernels_arg = optarg; break;
         case O_PERTOKEN: per_token = 1; break;
+        case O_DTYPE:
+            if (strcmp(optarg, "bf16") && strcmp(optarg, "f32")) {
+                fprintf(stderr, "hmt-gpt2: --dtype %s: expected f32 or bf16\n", optarg);
+                return 2;
+            }
+            bf16 = !strcmp(optarg, "bf16");
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -282,9 +292,11 @@ int main(int argc, char **argv)
     }
     struct kernels k;
     CU(drv.ModuleLoad(&k.mod, kpath));
-    CU(drv.ModuleGetFunction(&k.embed, k.mod, "gpt2_embed"));
-    CU(drv.ModuleGetFunction(&k.layernorm, k.mod, "gpt2_layernorm"));
-    CU(drv.ModuleGetFunction(&k.linear, k.mod, "gpt2_linear"));
+    /* weights in bf16 are read by the *_bf16 variants (same parameter lists) */
+    CU(drv.ModuleGetFunction(&k.embed, k.mod, bf16 ? "gpt2_embed_bf16" : "gpt2_embed"));
+    CU(drv.ModuleGetFunction(&k.layernorm, k.mod,
+                             bf16 ? "gpt2_layernorm_bf16" : "gpt2_layernorm"));
+    CU(drv.ModuleGetFunction(&k.linear, k.mod, bf16 ? "gpt2_linear_bf16" : "gpt2_linear"));
     CU(drv.ModuleGetFunction(&k.attention, k.mod, "gpt2_attention"));
     CU(drv.ModuleGetFunction(&k.gelu, k.mod, "gpt2_gelu"));
     CU(drv.ModuleGetFunction(&k.add, k.mod, "gpt2_add"));
@@ -311,7 +323,7 @@ int main(int argc, char **argv)
     }
 
     size_t nallocs = 0, wbytes = 0;
-    gpt2_model_upload(&m, segments, &nallocs, &wbytes);
+    gpt2_model_upload(&m, segments, bf16, &nallocs, &wbytes);
     if (gpt2_model_bind(&m) != 0)
         return 1;
     printf("hmt-gpt2: device \"%s\" (%s), kernels %s\n", devname,
@@ -320,6 +332,8 @@ int main(int argc, char **argv)
            "parameters, %.2f MiB in %zu allocations%s\n", m.source, c->n_layer, c->n_head,
            c->n_embd, c->vocab, c->block, (long long)gpt2_model_params(&m),
            (double)wbytes / (1 << 20), nallocs, segments ? " (20 MiB segments)" : "");
+    if (bf16)
+        printf("hmt-gpt2: weights cast to bf16 on the host before upload\n");
 
     /* Activations and the KV cache come after the weights, as in a PyTorch job. */
     struct acts b;

@@ -251,7 +251,35 @@ static void note_alloc(struct gpt2_model *m, CUdeviceptr p)
     m->allocs[m->nallocs++] = p;
 }
 
-void gpt2_model_upload(struct gpt2_model *m, int segments, size_t *alloc_count, size_t *bytes)
+/* Host bf16 copy of t (see gpt2_model_upload). */
+static void *to_bf16(const struct gpt2_tensor *t)
+{
+#ifdef HMT_GPT2_WITH_CKPT
+    hmt_tensor src;
+    memset(&src, 0, sizeof(src));
+    src.name = t->name;
+    src.dtype = HMT_DT_F32;
+    src.ndim = 1;
+    src.shape[0] = t->numel;
+    src.stride[0] = 1;
+    src.numel = t->numel;
+    src.nbytes = (size_t)t->numel * sizeof(float);
+    src.contiguous = 1;
+    src.data = src.storage = t->data;
+    void *dst = malloc((size_t)t->numel * 2);
+    if (dst && hmt_tensor_convert(&src, HMT_DT_BF16, dst) == 0)
+        return dst;
+    free(dst);
+    fprintf(stderr, "hmt-gpt2: tensor %s: cannot convert to bf16\n", t->name);
+#else
+    fprintf(stderr, "hmt-gpt2: --dtype bf16 needs the analyzer's converter (not in this build); "
+                    "tensor %s\n", t->name);
+#endif
+    exit(1);
+}
+
+void gpt2_model_upload(struct gpt2_model *m, int segments, int bf16, size_t *alloc_count,
+                       size_t *bytes)
 {
     CUdeviceptr seg = 0;
     size_t seg_used = SEGMENT_BYTES;
@@ -262,7 +290,7 @@ void gpt2_model_upload(struct gpt2_model *m, int segments, size_t *alloc_count, 
             t->dptr = m->t[t->tied_to].dptr;
             continue;
         }
-        size_t nb = (size_t)t->numel * sizeof(float);
+        size_t nb = (size_t)t->numel * (bf16 ? 2 : sizeof(float));
         if (!segments) {
             CU(gpt2_mem_alloc(&t->dptr, nb));
             note_alloc(m, t->dptr);
@@ -282,7 +310,13 @@ void gpt2_model_upload(struct gpt2_model *m, int segments, size_t *alloc_count, 
                 seg_used += rounded;
             }
         }
-        CU(drv.MemcpyHtoD(t->dptr, t->data, nb));
+        if (bf16) {
+            void *h = to_bf16(t);
+            CU(drv.MemcpyHtoD(t->dptr, h, nb));
+            free(h);
+        } else {
+            CU(drv.MemcpyHtoD(t->dptr, t->data, nb));
+        }
         *bytes += nb;
     }
     *alloc_count = m->nallocs;

@@ -62,7 +62,12 @@ int gpt2_model_load(struct gpt2_model *m, const char *path, int n_head);
  * once). With `segments`, tensors are instead sub-allocated from 20 MiB segments as PyTorch's
  * caching allocator does for mid-size blocks (sizes rounded up to 512 bytes; a tensor over
  * 10 MiB gets its own allocation rounded up to 2 MiB). Sets *alloc_count and *bytes. */
-void gpt2_model_upload(struct gpt2_model *m, int segments, size_t *alloc_count, size_t *bytes);
+/* With `bf16`, each tensor is cast to bfloat16 on the host first (round to nearest even, as
+ * PyTorch's .to(torch.bfloat16) does, through analyzer/ckpt.h's hmt_tensor_convert) and the
+ * 2-byte elements are uploaded: a job that casts before moving to the GPU. Exits with one
+ * line when bf16 is asked for in a build without the analyzer library. */
+void gpt2_model_upload(struct gpt2_model *m, int segments, int bf16, size_t *alloc_count,
+                       size_t *bytes);
 
 /* Fills the role pointers from the uploaded tensors; -1 naming a missing tensor. */
 int gpt2_model_bind(struct gpt2_model *m);
