@@ -2,7 +2,9 @@
  * a graph; between graph launches ten other buffers run through direct launches, so the
  * graph's buffers are evicted each time and its launch must fault them in first (snapshot at
  * instantiate). Then a kernel node is pointed at two other buffers with
- * cuGraphExecKernelNodeSetParams: the refreshed snapshot must bring those in. Results are
+ * cuGraphExecKernelNodeSetParams: the refreshed snapshot must bring those in. A second,
+ * explicit graph has a memset node, a child graph with a kernel node, and a memcpy node.
+ * Results are
  * compared bitwise with a run without hmt; "negative" skips fault-in and must hit 700. */
 #include "res_common.h"
 
@@ -86,7 +88,41 @@ static int child(void)
         direct(r);
         CKC(cuGraphLaunch(e, s));
     }
+    /* an explicit graph with the other node kinds: memset b6 -> child graph {b7 += 0.5*b6}
+     * -> memcpy b7 -> b8; its snapshot must cover memset, child-graph and memcpy nodes */
+    CUcontext ctx;
+    CKC(cuCtxGetCurrent(&ctx));
+    CUgraph g2, gc;
+    CKC(cuGraphCreate(&g2, 0));
+    CKC(cuGraphCreate(&gc, 0));
+    CUDA_MEMSET_NODE_PARAMS ms;
+    memset(&ms, 0, sizeof ms);
+    ms.dst = b[6]; ms.value = 0x3f800000u; ms.elementSize = 4; ms.width = (size_t)N; ms.height = 1;
+    CUgraphNode nset, nchild, ncopy, nk;
+    CKC(cuGraphAddMemsetNode(&nset, g2, NULL, 0, &ms, ctx));
+    CUdeviceptr y4 = b[7], x4 = b[6];
+    float a4 = 0.5f;
+    void *p4[4] = { &y4, &x4, &a4, &n };
+    CUDA_KERNEL_NODE_PARAMS k4;
+    memset(&k4, 0, sizeof k4);
+    k4.func = f; k4.gridDimX = k4.gridDimY = k4.gridDimZ = 1;
+    k4.blockDimX = k4.blockDimY = k4.blockDimZ = 1; k4.kernelParams = p4;
+    CKC(cuGraphAddKernelNode(&nk, gc, NULL, 0, &k4));
+    CKC(cuGraphAddChildGraphNode(&nchild, g2, &nset, 1, gc));
+    CUDA_MEMCPY3D cp;
+    memset(&cp, 0, sizeof cp);
+    cp.srcMemoryType = CU_MEMORYTYPE_DEVICE; cp.srcDevice = b[7];
+    cp.dstMemoryType = CU_MEMORYTYPE_DEVICE; cp.dstDevice = b[8];
+    cp.WidthInBytes = BUF; cp.Height = 1; cp.Depth = 1;
+    CKC(cuGraphAddMemcpyNode(&ncopy, g2, &nchild, 1, &cp, ctx));
+    CUgraphExec e2;
+    CKC(cuGraphInstantiate(&e2, g2, 0));
+    for (int r = 5; r < 7; r++) {
+        direct(r);
+        CKC(cuGraphLaunch(e2, s));
+    }
     CKC(cuStreamSynchronize(s));
+    CKC(cuGraphExecDestroy(e2));
     uint64_t hash = RES_FNV_INIT;
     for (int i = 0; i < NBUF; i++) {
         CKC(cuMemcpyDtoH(h, b[i], BUF));
@@ -124,7 +160,7 @@ int main(int argc, char **argv)
     printf("graph: without hmt %016llx, with hmt %016llx; graph_launches %.0f evictions %.0f sim peak %zu\n",
            h0, h1, gl, ev, p1);
     if (h0 != h1) FAIL("graph results differ with hmt");
-    if (gl < 5 || ev <= 0) FAIL("graph launches were not managed under eviction");
+    if (gl < 7 || ev <= 0) FAIL("graph launches were not managed under eviction");
     if (p1 > 16 * MIB) FAIL("sim peak above the budget");
     return 0;
 }
