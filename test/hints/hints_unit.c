@@ -8,6 +8,7 @@
  *   bf16         cast to bf16 on the host before upload: named by the BF16 fingerprint
  *   order        cast on the device after upload (F32 staging buffer, BF16 destination):
  *                named by allocation order and size, staging buffers not mistaken
+ *   order_off    the same with HMT_HINTS_ORDER=0: nothing named
  *   lifetime     tags die with their memory; partial overwrites drop them; exact rewrites
  *                keep them; tier_of answers the hottest overlapping tier
  *   dup          duplicate names (first kept), inconsistent sizes (skipped), a tensor never
@@ -263,7 +264,7 @@ static int sc_segment(void)
 
 /* PyTorch's .to(device, dtype, non_blocking=True): destination in the target dtype, then a
  * staging buffer in the source dtype, upload, cast kernel, staging buffer freed. */
-static int sc_order(void)
+static int sc_order(int on)
 {
     CUdeviceptr addr[NT];
     size_t bytes[NT];
@@ -284,8 +285,16 @@ static int sc_order(void)
             jittered[k] = T[i].f32[k] + (i % 2 ? 1.0f : 0.0f);
         hmt_hints_note_htod(tmp, jittered, tb);
         free(jittered);
-        CHECK(hmt_hints_name_at(addr[i]), "tensor %zu not named at its allocation", i);
+        CHECK(!on || hmt_hints_name_at(addr[i]), "tensor %zu not named at its allocation", i);
         hmt_hints_note_free(tmp, tb);
+    }
+    if (!on) {
+        for (size_t i = 0; i < NT; i++)
+            CHECK(!hmt_hints_name_at(addr[i]), "HMT_HINTS_ORDER=0 named tensor %zu", i);
+        /* the even tensors' staging buffers were named by fingerprint while they lived
+         * (tensor 6's bytes equal tensor 1's, so they name 1, the first without a tag) */
+        expect_counts(NT / 2, NT / 2, 0);
+        return 0;
     }
     check_named(addr, bytes, NT);
     expect_counts(NT, 0, NT);
@@ -571,6 +580,8 @@ int main(int argc, char **argv)
         sc = "fingerprint";
     } else {
         write_hints(path, NT, NULL);
+        if (!strcmp(sc, "order_off"))
+            setenv("HMT_HINTS_ORDER", "0", 1);
     }
     hmt_test_options();
 
@@ -582,7 +593,8 @@ int main(int argc, char **argv)
         if (!strcmp(sc, "fingerprint")) sc_fingerprint(0);
         else if (!strcmp(sc, "bf16")) sc_fingerprint(1);
         else if (!strcmp(sc, "segment")) sc_segment();
-        else if (!strcmp(sc, "order")) sc_order();
+        else if (!strcmp(sc, "order")) sc_order(1);
+        else if (!strcmp(sc, "order_off")) sc_order(0);
         else if (!strcmp(sc, "lifetime")) sc_lifetime();
         else if (!strcmp(sc, "dup")) sc_dup(dir);
         else if (!strcmp(sc, "threads")) sc_threads();
