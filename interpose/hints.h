@@ -64,6 +64,8 @@ void hmt_hints_stats_json(void *root);
  * named last, counting live tags first), never_loaded, htod_bytes, untagged_bytes (bytes of
  * host->device copies that named no tensor), tiers{NAME: {hinted_*, tagged_*, resident_bytes,
  * evicted_bytes, faults}}, and with HMT_STATS_TENSORS=1 tensors[{name, module, tier, named,
- * dtype, bytes, addr, live, faults, bytes_in, evictions, bytes_out}] in state-dict order. */
+ * dtype, bytes, addr, live, faults, bytes_in, evictions, bytes_out}] in state-dict order
+ * (faults/evictions: chunk movements overlapping the tensor; bytes_in/out: its bytes they
+ * moved; per-tier resident_bytes = tagged bytes - (bytes_out - bytes_in), at exit). */
 
 #endif
