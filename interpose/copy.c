@@ -6,6 +6,8 @@
  * source of truth, and makes overlapping ranges (src and dst in the same allocation) need
  * nothing special: both ranges are resident and pinned while the driver copies. Only the
  * touched chunks are brought in (2D/3D extents are computed), not whole allocations.
+ * A 1D copy or fill larger than half the budget runs as pieces of a quarter of the budget,
+ * in order on the same stream, so it never needs more chunks at once than the budget holds.
  * Sync variants are ordered on the legacy default stream (the per-thread stream for _ptds),
  * where the driver runs them, so the fence after them is recorded there.
  * Every host->device path tells the hints room what it copies (hmt_hints_note_htod). */
@@ -55,11 +57,37 @@ static void note_htod_unified(CUdeviceptr dst, CUdeviceptr src, size_t n)
     if (is_host_ptr(src) && !is_host_ptr(dst)) hmt_hints_note_htod(dst, (const void *)(uintptr_t)src, n);
 }
 
+/* Piece size for a 1D copy or fill of n bytes touching managed memory that could not be
+ * resident at once (more than half the budget): a quarter of the budget, in whole chunks.
+ * 0 = no split. Pieces run in order on the same stream, sync pieces each synchronously, so
+ * the program sees the same ordering as one call. */
+static size_t piece_bytes(size_t n, CUdeviceptr a, CUdeviceptr b)
+{
+    if (!hmt_engaged || !hmt_res.ready || n <= hmt_res.budget / 2) return 0;
+    if (!hmt_space_maybe(a) && !hmt_space_maybe(b)) return 0;
+    size_t p = (size_t)(hmt_res.budget / 4);
+    p -= p % hmt_res.chunk;
+    return p ? p : hmt_res.chunk;
+}
+
+#define SPLIT_1D(n, a, b, call_piece) do {                                                  \
+        size_t piece_ = piece_bytes((n), (a), (b));                                         \
+        if (piece_) {                                                                       \
+            for (size_t off = 0; off < (n); off += piece_) {                                \
+                size_t len = (n) - off < piece_ ? (n) - off : piece_;                       \
+                CUresult rp_ = call_piece;                                                  \
+                if (rp_ != CUDA_SUCCESS) return rp_;                                        \
+            }                                                                               \
+            return CUDA_SUCCESS;                                                            \
+        }                                                                                   \
+    } while (0)
+
 /* ---- 1D copies ---------------------------------------------------------------------- */
 
 CUresult hmt_h_memcpy(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdeviceptr dst,
                       CUdeviceptr src, size_t n)
 {
+    SPLIT_1D(n, dst, src, hmt_h_memcpy(real, dst + off, src + off, len));
     if (hmt_engaged) note_htod_unified(dst, src, n);
     RUN_COPY(SYNC_STREAM(real, cuMemcpy_ptds),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n));
@@ -68,6 +96,7 @@ CUresult hmt_h_memcpy(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdevi
 CUresult hmt_h_memcpy_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, CUstream),
                             CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
+    SPLIT_1D(n, dst, src, hmt_h_memcpy_async(real, dst + off, src + off, len, s));
     if (hmt_engaged) note_htod_unified(dst, src, n);
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyAsync_ptsz, s),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n, s));
@@ -89,9 +118,26 @@ CUresult hmt_h_memcpy_peer_async(CUresult (*real)(CUdeviceptr, CUcontext, CUdevi
              real(dst, dc, src, sc, n, s));
 }
 
+/* One piece of a split host->device copy: like the handler, without telling the hints room
+ * again (it was told about the whole copy, whose prefix names the tensor). */
+static CUresult htod_piece(CUresult (*real)(CUdeviceptr, const void *, size_t), CUdeviceptr dst,
+                           const void *src, size_t n)
+{
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyHtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, src, n));
+}
+
+static CUresult htod_async_piece(CUresult (*real)(CUdeviceptr, const void *, size_t, CUstream),
+                                 CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+    RUN_COPY(ASYNC_STREAM(real, cuMemcpyHtoDAsync_v2_ptsz, s), hmt_op_add_range(op, dst, n),
+             real(dst, src, n, s));
+}
+
 CUresult hmt_h_memcpy_htod(CUresult (*real)(CUdeviceptr, const void *, size_t), CUdeviceptr dst,
                            const void *src, size_t n)
 {
+    if (piece_bytes(n, dst, 0) && hmt_engaged) hmt_hints_note_htod(dst, src, n);  /* whole tensor once */
+    SPLIT_1D(n, dst, 0, htod_piece(real, dst + off, (const char *)src + off, len));
     if (hmt_engaged) hmt_hints_note_htod(dst, src, n);
     RUN_COPY(SYNC_STREAM(real, cuMemcpyHtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, src, n));
 }
@@ -99,6 +145,8 @@ CUresult hmt_h_memcpy_htod(CUresult (*real)(CUdeviceptr, const void *, size_t), 
 CUresult hmt_h_memcpy_htod_async(CUresult (*real)(CUdeviceptr, const void *, size_t, CUstream),
                                  CUdeviceptr dst, const void *src, size_t n, CUstream s)
 {
+    if (piece_bytes(n, dst, 0) && hmt_engaged) hmt_hints_note_htod(dst, src, n);  /* whole tensor once */
+    SPLIT_1D(n, dst, 0, htod_async_piece(real, dst + off, (const char *)src + off, len, s));
     if (hmt_engaged) hmt_hints_note_htod(dst, src, n);
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyHtoDAsync_v2_ptsz, s), hmt_op_add_range(op, dst, n),
              real(dst, src, n, s));
@@ -107,12 +155,14 @@ CUresult hmt_h_memcpy_htod_async(CUresult (*real)(CUdeviceptr, const void *, siz
 CUresult hmt_h_memcpy_dtoh(CUresult (*real)(void *, CUdeviceptr, size_t), void *dst,
                            CUdeviceptr src, size_t n)
 {
+    SPLIT_1D(n, src, 0, hmt_h_memcpy_dtoh(real, (char *)dst + off, src + off, len));
     RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoH_v2_ptds), hmt_op_add_range(op, src, n), real(dst, src, n));
 }
 
 CUresult hmt_h_memcpy_dtoh_async(CUresult (*real)(void *, CUdeviceptr, size_t, CUstream),
                                  void *dst, CUdeviceptr src, size_t n, CUstream s)
 {
+    SPLIT_1D(n, src, 0, hmt_h_memcpy_dtoh_async(real, (char *)dst + off, src + off, len, s));
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyDtoHAsync_v2_ptsz, s), hmt_op_add_range(op, src, n),
              real(dst, src, n, s));
 }
@@ -120,6 +170,7 @@ CUresult hmt_h_memcpy_dtoh_async(CUresult (*real)(void *, CUdeviceptr, size_t, C
 CUresult hmt_h_memcpy_dtod(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdeviceptr dst,
                            CUdeviceptr src, size_t n)
 {
+    SPLIT_1D(n, dst, src, hmt_h_memcpy_dtod(real, dst + off, src + off, len));
     RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoD_v2_ptds),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n));
 }
@@ -127,6 +178,7 @@ CUresult hmt_h_memcpy_dtod(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), C
 CUresult hmt_h_memcpy_dtod_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, CUstream),
                                  CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
+    SPLIT_1D(n, dst, src, hmt_h_memcpy_dtod_async(real, dst + off, src + off, len, s));
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyDtoDAsync_v2_ptsz, s),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n, s));
 }
@@ -331,12 +383,14 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
 #define MEMSET_1D(fn, T, esz, ptds)                                                              \
     CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t), CUdeviceptr d, T v, size_t n)          \
     {                                                                                            \
+        SPLIT_1D(n * (esz), d, 0, fn(real, d + off, v, len / (esz)));                           \
         RUN_COPY(SYNC_STREAM(real, ptds), hmt_op_add_range(op, d, n * (esz)), real(d, v, n));    \
     }
 #define MEMSET_1D_ASYNC(fn, T, esz, ptsz)                                                        \
     CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t, CUstream), CUdeviceptr d, T v, size_t n, \
                 CUstream s)                                                                      \
     {                                                                                            \
+        SPLIT_1D(n * (esz), d, 0, fn(real, d + off, v, len / (esz), s));                        \
         RUN_COPY(ASYNC_STREAM(real, ptsz, s), hmt_op_add_range(op, d, n * (esz)),                \
                  real(d, v, n, s));                                                              \
     }

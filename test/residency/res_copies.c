@@ -1,7 +1,8 @@
 /* res_copies — copies and fills to and from evicted memory, every direction, sync and async,
  * 1D/2D, ranges that straddle chunk boundaries and src/dst inside one allocation. Before
  * each step a buffer the size of the whole budget is touched, so everything else is evicted
- * and the step must fault in what it touches. A host mirror says what every byte must be. */
+ * and the step must fault in what it touches. A copy bigger than half the budget must run
+ * in pieces (it could not be resident at once). A host mirror says what every byte must be. */
 #include "res_common.h"
 
 #define B (8 * MIB)
@@ -64,6 +65,19 @@ static int body(void)
     CK(cuStreamSynchronize(s));
     memcpy(mx + 4 * MIB, my, 2 * MIB);
     verify("DtoD");
+
+    /* a copy larger than the budget can hold at once (6M + 6M > 8M): runs in pieces */
+    evict_all();
+    CK(cuMemcpyDtoD(y, x, 6 * MIB));
+    memcpy(my, mx, 6 * MIB);
+    verify("DtoD larger than half the budget");
+    res_pattern((float *)tmp, 6 * MIB / 4, 16);
+    CK(cuMemcpyDtoDAsync(x, y, 6 * MIB, s));
+    CK(cuMemcpyHtoDAsync(y, tmp, 6 * MIB, s));
+    CK(cuStreamSynchronize(s));
+    memcpy(mx, my, 6 * MIB);
+    memcpy(my, tmp, 6 * MIB);
+    verify("async DtoD + HtoD larger than half the budget");
 
     /* src and dst in the same evicted allocation, ranges next to each other across chunks */
     evict_all();
