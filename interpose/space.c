@@ -102,12 +102,15 @@ CUresult hmt_h_mem_alloc_pitch(CUresult (*real)(CUdeviceptr *, size_t *, size_t,
     if (!hmt_engaged || !dptr || !pitch || !width || !height || !hmt_res_managing())
         return real(dptr, pitch, width, height, elem);
     if (elem != 4 && elem != 8 && elem != 16) return CUDA_ERROR_INVALID_VALUE;
-    /* The driver's pitch: width rounded up to the texture pitch alignment. */
-    int align = 0;
-    if (hmt_real.cuDeviceGetAttribute(&align, CU_DEVICE_ATTRIBUTE_TEXTURE_PITCH_ALIGNMENT, hmt_res.dev)
-        != CUDA_SUCCESS || align <= 0)
-        align = 512;
-    size_t p = (width + (size_t)align - 1) / (size_t)align * (size_t)align;
+    /* The pitch is the driver's own choice (its alignment is not an attribute: the texture
+     * pitch alignment is smaller than what cuMemAllocPitch uses), so ask it with one row,
+     * and give that row back at once. */
+    CUdeviceptr probe = 0;
+    size_t p = 0;
+    CUresult pr = real(&probe, &p, width, 1, elem);
+    if (pr != CUDA_SUCCESS) return pr;
+    hmt_real.cuMemFree_v2(probe);
+    if (!p) return CUDA_ERROR_INVALID_VALUE;
     if (height > SIZE_MAX / p) return CUDA_ERROR_INVALID_VALUE;
     CUresult r = hmt_res_alloc(dptr, p * height);
     if (r == CUDA_SUCCESS) *pitch = p;
