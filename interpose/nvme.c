@@ -537,6 +537,7 @@ struct nvme_op {
     size_t done;
     int buf_idx;                 /* fixed buffer, or -1 */
     int efaulted;                /* direct I/O refused this buffer; went through the page cache */
+    int fin;                     /* its result is final (io_uring path) */
     struct nvme_op *qnext;       /* thread pool queue */
     struct nvme_batch *b;
     unsigned i;
@@ -668,6 +669,7 @@ static void uring_batch(struct nvme_ring *r, struct nvme_batch *b)
             unsigned i = next++;
             if (b->errs[i]) {            /* failed before I/O: no slot, misaligned, injected */
                 finished++;
+                b->ops[i].fin = 1;
                 op_finish(b, i);
                 continue;
             }
@@ -681,6 +683,7 @@ static void uring_batch(struct nvme_ring *r, struct nvme_batch *b)
                 if (rc < 0) {
                     b->errs[i] = rc;
                     finished++;
+                    b->ops[i].fin = 1;
                     continue;
                 }
             }
@@ -695,12 +698,26 @@ static void uring_batch(struct nvme_ring *r, struct nvme_batch *b)
         int rc = io_uring_submit_and_wait(&r->ring, 1);
         queued = 0;
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-            /* The ring itself failed: nothing more will complete on it. */
+            /* The ring itself failed. Requests already in the kernel may still write into the
+             * caller's buffers: wait for them before the buffers go back, then fail every
+             * chunk not done, and have this thread make a new ring next time. */
             HMT_WARN_ONCE("io_uring submit failed (%s); spill file batch aborted", strerror(-rc));
-            for (unsigned i = 0; i < b->n; i++)
-                if (!b->errs[i] && b->ops[i].done < b->bytes)
-                    b->errs[i] = rc;
-            return;   /* in-flight requests are drained when the ring is torn down */
+            while (inflight) {
+                struct io_uring_cqe *cqe;
+                if (io_uring_wait_cqe(&r->ring, &cqe) < 0)
+                    break;
+                io_uring_cqe_seen(&r->ring, cqe);
+                inflight--;
+            }
+            r->epoch = 0;
+            for (unsigned i = 0; i < b->n; i++) {
+                if (b->ops[i].fin)
+                    continue;
+                b->ops[i].fin = 1;
+                b->errs[i] = rc;
+                op_finish(b, i);
+            }
+            return;
         }
         struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
@@ -717,6 +734,7 @@ static void uring_batch(struct nvme_ring *r, struct nvme_batch *b)
                 b->errs[op->i] = st;
             inflight--;
             finished++;
+            op->fin = 1;
             op_finish(b, op->i);
         }
         io_uring_cq_advance(&r->ring, seen);
