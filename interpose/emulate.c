@@ -186,13 +186,22 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The host function: wait `ns` (the argument's value), making no CUDA call. It sleeps to
- * just before the deadline (an absolute sleep does not accumulate error) and spins the last
- * 50 µs: a sleeping thread is woken promptly even on a busy host, while a thread spinning
- * for long is preempted and overshoots, so the spin is kept short. */
+/* Time a delay ran past its deadline (a late wake-up on a busy host), per thread that runs
+ * host functions; paid back from that thread's next delays, so a run's injected time stays
+ * its modeled total instead of growing with the host's scheduling noise. */
+static __thread uint64_t overshoot_ns;
+
+/* The host function: wait `ns` (the argument's value) less any overshoot owed, making no
+ * CUDA call. It sleeps to just before the deadline (an absolute sleep does not accumulate
+ * error) and spins the last 50 µs: a sleeping thread is woken promptly even on a busy host,
+ * while a thread spinning for long is preempted and overshoots, so the spin is kept short. */
 static void CUDA_CB delay_fn(void *arg)
 {
-    uint64_t ns = (uint64_t)(uintptr_t)arg, end = now_ns() + ns;
+    uint64_t ns = (uint64_t)(uintptr_t)arg;
+    uint64_t pay = overshoot_ns < ns ? overshoot_ns : ns;
+    overshoot_ns -= pay;
+    ns -= pay;
+    uint64_t end = now_ns() + ns;
     const uint64_t spin = 50000;
     if (ns > spin) {
         uint64_t wake = end - spin;
@@ -200,8 +209,10 @@ static void CUDA_CB delay_fn(void *arg)
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
             ;
     }
-    while (now_ns() < end)
+    uint64_t t;
+    while ((t = now_ns()) < end)
         ;
+    overshoot_ns += t - end;
 }
 
 /* Enqueues a modeled transfer of `bytes` at tier `tier` on `stream`, and counts it. */
