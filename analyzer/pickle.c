@@ -482,7 +482,8 @@ static int step(pk *k, bool *done)
         long from = pop_mark(k);
         if (from < 0)
             return fail(k, "TUPLE/LIST without MARK");
-        pv *t = make_seq(k, op == 't' ? PV_TUPLE : PV_LIST, k->stack + from, k->sp - (size_t)from);
+        pv *t = make_seq(k, op == 't' ? PV_TUPLE : PV_LIST, k->stack ? k->stack + from : NULL,
+                         k->sp - (size_t)from);
         k->sp = (size_t)from;
         return push(k, t);
     }
