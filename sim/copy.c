@@ -34,6 +34,14 @@ static size_t copy_extent(const sim_work *w, bool src)
     return (depth - 1) * slice + (w->copy.height - 1) * pitch + w->copy.width;
 }
 
+/* A pointer the driver accepts as a device pointer: in the device range (whether mapped
+ * or not — touching an unmapped part is an illegal address later, not an argument error)
+ * or pinned host memory (its device pointer is its host address). */
+static bool dev_ok(const void *p)
+{
+    return is_dev(p) || is_pinned(p, 1);
+}
+
 static CUresult go(CUstream h, int mode, sim_work *w)
 {
     struct CUstream_st *s;
@@ -65,10 +73,15 @@ static CUresult go(CUstream h, int mode, sim_work *w)
     return sync ? sim_submit_sync(s, w) : sim_submit(s, w);
 }
 
+enum { NEED_DST = 4, NEED_SRC = 8 }; /* mode bits: which side must be a device pointer */
+
 static CUresult linear(CUstream h, int mode, void *dst, const void *src, size_t n)
 {
     SIM_NEED_INIT();
     if (n && (!dst || !src)) return CUDA_ERROR_INVALID_VALUE;
+    if (n && (((mode & NEED_DST) && !dev_ok(dst)) || ((mode & NEED_SRC) && !dev_ok(src))))
+        return CUDA_ERROR_INVALID_VALUE;
+    mode &= M_SYNC | M_PT;
     sim_work w = {.kind = W_COPY,
                   .copy = {.dst = dst, .src = src, .width = n, .height = 1, .depth = 1,
                            .dpitch = n, .spitch = n, .dslice = n, .sslice = n}};
@@ -89,31 +102,31 @@ SIM_EXPORT CUresult cuMemcpyAsync_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t 
 { SIM_ENTER(); return linear(h, M_PT, P(dst), P(src), n); }
 
 SIM_EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n)
-{ SIM_ENTER(); return linear(NULL, M_SYNC, P(dst), src, n); }
+{ SIM_ENTER(); return linear(NULL, M_SYNC | NEED_DST, P(dst), src, n); }
 SIM_EXPORT CUresult cuMemcpyHtoD_v2_ptds(CUdeviceptr dst, const void *src, size_t n)
-{ SIM_ENTER(); return linear(NULL, M_SYNC | M_PT, P(dst), src, n); }
+{ SIM_ENTER(); return linear(NULL, M_SYNC | M_PT | NEED_DST, P(dst), src, n); }
 SIM_EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream h)
-{ SIM_ENTER(); return linear(h, 0, P(dst), src, n); }
+{ SIM_ENTER(); return linear(h, NEED_DST, P(dst), src, n); }
 SIM_EXPORT CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr dst, const void *src, size_t n, CUstream h)
-{ SIM_ENTER(); return linear(h, M_PT, P(dst), src, n); }
+{ SIM_ENTER(); return linear(h, M_PT | NEED_DST, P(dst), src, n); }
 
 SIM_EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n)
-{ SIM_ENTER(); return linear(NULL, M_SYNC, dst, P(src), n); }
+{ SIM_ENTER(); return linear(NULL, M_SYNC | NEED_SRC, dst, P(src), n); }
 SIM_EXPORT CUresult cuMemcpyDtoH_v2_ptds(void *dst, CUdeviceptr src, size_t n)
-{ SIM_ENTER(); return linear(NULL, M_SYNC | M_PT, dst, P(src), n); }
+{ SIM_ENTER(); return linear(NULL, M_SYNC | M_PT | NEED_SRC, dst, P(src), n); }
 SIM_EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream h)
-{ SIM_ENTER(); return linear(h, 0, dst, P(src), n); }
+{ SIM_ENTER(); return linear(h, NEED_SRC, dst, P(src), n); }
 SIM_EXPORT CUresult cuMemcpyDtoHAsync_v2_ptsz(void *dst, CUdeviceptr src, size_t n, CUstream h)
-{ SIM_ENTER(); return linear(h, M_PT, dst, P(src), n); }
+{ SIM_ENTER(); return linear(h, M_PT | NEED_SRC, dst, P(src), n); }
 
 SIM_EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n)
-{ SIM_ENTER(); return linear(NULL, M_SYNC, P(dst), P(src), n); }
+{ SIM_ENTER(); return linear(NULL, M_SYNC | NEED_DST | NEED_SRC, P(dst), P(src), n); }
 SIM_EXPORT CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n)
-{ SIM_ENTER(); return linear(NULL, M_SYNC | M_PT, P(dst), P(src), n); }
+{ SIM_ENTER(); return linear(NULL, M_SYNC | M_PT | NEED_DST | NEED_SRC, P(dst), P(src), n); }
 SIM_EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream h)
-{ SIM_ENTER(); return linear(h, 0, P(dst), P(src), n); }
+{ SIM_ENTER(); return linear(h, NEED_DST | NEED_SRC, P(dst), P(src), n); }
 SIM_EXPORT CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream h)
-{ SIM_ENTER(); return linear(h, M_PT, P(dst), P(src), n); }
+{ SIM_ENTER(); return linear(h, M_PT | NEED_DST | NEED_SRC, P(dst), P(src), n); }
 
 /* One device: peer copies are ordinary copies between two contexts of it. */
 static CUresult peer(CUstream h, int mode, CUdeviceptr d, CUcontext dc, CUdeviceptr s,
@@ -141,6 +154,9 @@ static CUresult endpoint(CUmemorytype t, const void *host, CUdeviceptr dev, CUar
     switch (t) {
     case CU_MEMORYTYPE_HOST: *out = (char *)(uintptr_t)host; break;
     case CU_MEMORYTYPE_DEVICE:
+        if (dev && !dev_ok(P(dev))) return CUDA_ERROR_INVALID_VALUE;
+        *out = (char *)P(dev);
+        break;
     case CU_MEMORYTYPE_UNIFIED: *out = (char *)P(dev); break;
     case CU_MEMORYTYPE_ARRAY: (void)arr; return CUDA_ERROR_NOT_SUPPORTED;
     default: return CUDA_ERROR_INVALID_VALUE;
@@ -233,7 +249,7 @@ static CUresult set(CUstream h, int mode, CUdeviceptr dst, size_t pitch, unsigne
                     uint32_t v, size_t width, size_t height)
 {
     SIM_NEED_INIT();
-    if (!dst || dst % elem) return CUDA_ERROR_INVALID_VALUE;
+    if (!dst || dst % elem || !dev_ok(P(dst))) return CUDA_ERROR_INVALID_VALUE;
     if (height > 1 && pitch < width * elem) return CUDA_ERROR_INVALID_VALUE;
     sim_work w = {.kind = W_SET,
                   .set = {.dst = P(dst), .pitch = height > 1 ? pitch : width * elem,
@@ -290,3 +306,9 @@ SIM_EXPORT CUresult cuMemsetD2D32Async(CUdeviceptr d, size_t p, unsigned int v, 
 { SIM_ENTER(); return set(h, 0, d, p, 4, v, w, hh); }
 SIM_EXPORT CUresult cuMemsetD2D32Async_ptsz(CUdeviceptr d, size_t p, unsigned int v, size_t w, size_t hh, CUstream h)
 { SIM_ENTER(); return set(h, M_PT, d, p, 4, v, w, hh); }
+
+/* For batched copies (memops.c): one unified async copy on stream h. */
+CUresult sim_copy_linear(CUstream h, bool ptsz, void *dst, const void *src, size_t n)
+{
+    return linear(h, ptsz ? M_PT : 0, dst, src, n);
+}

@@ -164,7 +164,7 @@ void sim_ctx_set_sticky(CUcontext c, CUresult r);
 CUresult sim_ctx_sync(CUcontext c);            /* wait for all its streams; sticky error */
 
 /* ---- work, streams, events (stream.c) ----------------------------------------------- */
-enum { W_NOP, W_COPY, W_SET, W_KERNEL, W_HOST, W_RECORD, W_GRAPH, W_FREE, W_WAIT };
+enum { W_NOP, W_COPY, W_SET, W_KERNEL, W_HOST, W_RECORD, W_GRAPH, W_FREE, W_WAIT, W_MEMOP };
 enum { DIR_HD = 1, DIR_DH = 2, DIR_DD = 3, DIR_HH = 4 };
 struct sim_func;
 struct sim_exec;
@@ -191,6 +191,13 @@ typedef struct sim_work {
         struct { struct CUevent_st *ev; uint64_t gen; } wait;   /* graph event-wait nodes */
         struct { struct sim_exec *exec; } graph;
         struct { uintptr_t va; } free;
+        struct {                                   /* cuStreamWrite/WaitValue32/64 */
+            char *addr;
+            uint64_t value;
+            unsigned size;                         /* 4 or 8 */
+            bool wait;
+            unsigned cond;                         /* CU_STREAM_WAIT_VALUE_* (low bits) */
+        } memop;
     };
 } sim_work;
 void sim_work_fini(sim_work *w);

@@ -171,6 +171,17 @@ void sim_arena_free(sim_arena *a, uintptr_t start, size_t size)
 
 void sim_stats_setup(void);
 
+/* After fork() the child has none of the stream workers, like a CUDA process whose child
+ * may not use the parent's CUDA state: every call needing init fails there
+ * (CUDA_ERROR_NOT_INITIALIZED) instead of hanging, and the child never writes the parent's
+ * stats file. */
+static void forked_child(void)
+{
+    atomic_store(&g_sim.initialized, 0);
+    g_sim.init_rc = CUDA_ERROR_NOT_INITIALIZED;
+    g_opt.stats = NULL;
+}
+
 static void setup_once(void)
 {
     sim_options_load();
@@ -210,6 +221,7 @@ static void setup_once(void)
     }
     sim_fault_install();
     sim_stats_setup();
+    pthread_atfork(NULL, NULL, forked_child);
     g_sim.init_rc = CUDA_SUCCESS;
 }
 

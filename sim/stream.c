@@ -113,6 +113,36 @@ static void throttle(int dir, size_t bytes, uint64_t started)
     }
 }
 
+static void run_memop(void *arg)
+{
+    sim_work *w = arg;
+    volatile char *a = w->memop.addr;
+    if (!w->memop.wait) {
+        if (w->memop.size == 4) __atomic_store_n((volatile uint32_t *)(void *)a, (uint32_t)w->memop.value, __ATOMIC_SEQ_CST);
+        else __atomic_store_n((volatile uint64_t *)(void *)a, w->memop.value, __ATOMIC_SEQ_CST);
+        return;
+    }
+    /* Poll like the GPU's front end does; a condition that never holds hangs the stream,
+     * as it would on a GPU. */
+    for (;;) {
+        uint64_t v = w->memop.size == 4 ? __atomic_load_n((volatile uint32_t *)(void *)a, __ATOMIC_SEQ_CST)
+                                        : __atomic_load_n((volatile uint64_t *)(void *)a, __ATOMIC_SEQ_CST);
+        uint64_t want = w->memop.value;
+        bool ok;
+        switch (w->memop.cond) {
+        case CU_STREAM_WAIT_VALUE_GEQ:
+            ok = w->memop.size == 4 ? (int32_t)((uint32_t)v - (uint32_t)want) >= 0 : (int64_t)(v - want) >= 0;
+            break;
+        case CU_STREAM_WAIT_VALUE_EQ: ok = v == want; break;
+        case CU_STREAM_WAIT_VALUE_AND: ok = (v & want) != 0; break;
+        default: ok = (~(v | want) & (w->memop.size == 4 ? 0xffffffffull : ~0ull)) != 0; break;
+        }
+        if (ok) return;
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void fault(struct CUstream_st *s, const char *what, uintptr_t addr)
 {
     if (!atomic_load(&s->ctx->sticky))
@@ -146,6 +176,9 @@ void sim_work_run(sim_work *w, struct CUstream_st *s)
         break;
     case W_HOST:
         if (!broken) w->host.fn(w->host.data);
+        break;
+    case W_MEMOP:
+        if (!broken && sim_guarded(run_memop, w, &addr)) fault(s, "a stream memory operation", addr);
         break;
     case W_RECORD: {
         uint64_t t = sim_now_ns();
