@@ -38,7 +38,7 @@
 /* A registered buffer may not exceed 1 GiB (io_uring's limit), so slabs are split into
  * pieces of at most this size, each one entry of the fixed-buffer table. */
 #define NVME_PIECE_MAX  (1ull << 30)
-#define NVME_MAX_PIECES 1024u
+#define NVME_MAX_PIECES 4096u   /* 4 TiB of slabs of up to 1 GiB; more go unregistered */
 #define NVME_QD_MAX     4096L
 #define NVME_POOL_MAX   32u
 
@@ -451,7 +451,11 @@ static void ring_sync_buffers(struct nvme_ring *r)
         return;
     }
     unsigned hi = g.npieces_hi > r->hi ? g.npieces_hi : r->hi;
-    struct piece want[NVME_MAX_PIECES];
+    struct piece *want = malloc((hi ? hi : 1) * sizeof *want);   /* not on the caller's stack */
+    if (!want) {
+        pthread_mutex_unlock(&g.lock);
+        return;   /* try again on the next batch; unregistered buffers still work */
+    }
     memcpy(want, g.pieces, hi * sizeof want[0]);
     pthread_mutex_unlock(&g.lock);
 
@@ -469,6 +473,7 @@ static void ring_sync_buffers(struct nvme_ring *r)
             HMT_WARN_ONCE("cannot register pinned slabs with io_uring (%s); using unregistered buffers",
                           strerror(rc < 0 ? -rc : EIO));
     }
+    free(want);
     r->hi = hi;
     r->piece_gen = gen;
 }
