@@ -214,13 +214,13 @@ CUresult hmt_h_pointer_get_attributes(CUresult (*real)(unsigned int, CUpointer_a
 CUresult hmt_h_mem_get_info(CUresult (*real)(size_t *, size_t *), size_t *free_b, size_t *total_b)
 {
     if (!hmt_engaged || !hmt_res_managing()) return real(free_b, total_b);
-    size_t f = 0, t = 0;
-    CUresult r = real(&f, &t);
+    /* The driver checks the arguments (NULL outputs are refused): call it as given. */
+    CUresult r = real(free_b, total_b);
     if (r != CUDA_SUCCESS) return r;
     uint64_t res = hmt_res_resident();
     uint64_t budget = hmt_res.budget;
     uint64_t left = budget > res ? budget - res : 0;
-    if (free_b) *free_b = (size_t)(left < f ? left : f);
-    if (total_b) *total_b = (size_t)(budget < t ? budget : t);
+    if (left < *free_b) *free_b = (size_t)left;
+    if (budget < *total_b) *total_b = (size_t)budget;
     return CUDA_SUCCESS;
 }
