@@ -1216,3 +1216,271 @@ SIM_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode)
     *mode = old;
     return CUDA_SUCCESS;
 }
+
+/* ---- generic node parameters, exec updates ------------------------------------------- */
+
+/* Work for a node described by CUgraphNodeParams (the CUDA 12.2+ generic form). */
+static CUresult params_work(const CUgraphNodeParams *p, sim_work *w, CUgraph *child)
+{
+    *child = NULL;
+    w->kind = W_NOP;
+    switch (p->type) {
+    case CU_GRAPH_NODE_TYPE_KERNEL: {
+        const CUDA_KERNEL_NODE_PARAMS_v3 *k = &p->kernel;
+        return kernel_work(k->func, k->kern, k->gridDimX, k->gridDimY, k->gridDimZ, k->blockDimX,
+                           k->blockDimY, k->blockDimZ, k->sharedMemBytes, k->kernelParams, k->extra, w);
+    }
+    case CU_GRAPH_NODE_TYPE_MEMCPY: {
+        CUresult r = sim_copy3d_work(&p->memcpy.copyParams, w);
+        if (r == CUDA_SUCCESS)
+            w->copy.dir = sim_in_device_range((uintptr_t)w->copy.dst, 1)
+                              ? (sim_in_device_range((uintptr_t)w->copy.src, 1) ? DIR_DD : DIR_HD)
+                              : (sim_in_device_range((uintptr_t)w->copy.src, 1) ? DIR_DH : DIR_HH);
+        return r;
+    }
+    case CU_GRAPH_NODE_TYPE_MEMSET: {
+        const CUDA_MEMSET_NODE_PARAMS_v2 *m = &p->memset;
+        if (!m->dst || (m->elementSize != 1 && m->elementSize != 2 && m->elementSize != 4) ||
+            (m->height > 1 && m->pitch < m->width * m->elementSize))
+            return CUDA_ERROR_INVALID_VALUE;
+        *w = (sim_work){.kind = W_SET,
+                        .set = {.dst = (char *)(uintptr_t)m->dst,
+                                .pitch = m->height > 1 ? m->pitch : m->width * m->elementSize,
+                                .width = m->width, .height = m->height ? m->height : 1,
+                                .elem = m->elementSize, .value = m->value}};
+        return CUDA_SUCCESS;
+    }
+    case CU_GRAPH_NODE_TYPE_HOST:
+        if (!p->host.fn) return CUDA_ERROR_INVALID_VALUE;
+        *w = (sim_work){.kind = W_HOST, .host = {p->host.fn, p->host.userData}};
+        return CUDA_SUCCESS;
+    case CU_GRAPH_NODE_TYPE_EMPTY:
+        return CUDA_SUCCESS;
+    case CU_GRAPH_NODE_TYPE_GRAPH: {
+        LOCK();
+        CUgraph c = graph_check(p->graph.graph);
+        *child = c ? graph_clone(c, NULL, NULL) : NULL;
+        UNLOCK();
+        if (!c) return CUDA_ERROR_INVALID_VALUE;
+        return *child ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    default:
+        return CUDA_ERROR_NOT_SUPPORTED; /* events, semaphores, mem alloc/free, conditionals */
+    }
+}
+
+static CUresult add_generic(CUgraphNode *ph, CUgraph g, const CUgraphNode *deps, size_t n,
+                            CUgraphNodeParams *p)
+{
+    SIM_NEED_INIT();
+    if (!p) return CUDA_ERROR_INVALID_VALUE;
+    sim_work w;
+    CUgraph child;
+    CUresult r = params_work(p, &w, &child);
+    if (r != CUDA_SUCCESS) return r;
+    CUgraphNode made = NULL;
+    r = add_node(ph, g, deps, n, p->type, &w, child, &made);
+    if (r == CUDA_SUCCESS) {
+        if (p->type == CU_GRAPH_NODE_TYPE_MEMCPY) made->copy = p->memcpy.copyParams;
+        if (p->type == CU_GRAPH_NODE_TYPE_MEMSET)
+            made->set = (CUDA_MEMSET_NODE_PARAMS){p->memset.dst, p->memset.pitch, p->memset.value,
+                                                  p->memset.elementSize, p->memset.width,
+                                                  p->memset.height};
+    }
+    return r;
+}
+
+SIM_EXPORT CUresult cuGraphAddNode(CUgraphNode *phGraphNode, CUgraph hGraph,
+                                   const CUgraphNode *dependencies, size_t numDependencies,
+                                   CUgraphNodeParams *nodeParams)
+{
+    SIM_ENTER();
+    return add_generic(phGraphNode, hGraph, dependencies, numDependencies, nodeParams);
+}
+
+SIM_EXPORT CUresult cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph,
+                                      const CUgraphNode *dependencies,
+                                      const CUgraphEdgeData *dependencyData, size_t numDependencies,
+                                      CUgraphNodeParams *nodeParams)
+{
+    SIM_ENTER();
+    (void)dependencyData; /* default edges only */
+    return add_generic(phGraphNode, hGraph, dependencies, numDependencies, nodeParams);
+}
+
+/* Replace the work of exec node `hn` (same node type); takes ownership of *w. */
+static CUresult exec_set_work(CUgraphExec hx, CUgraphNode hn, int kind, sim_work *w)
+{
+    LOCK();
+    struct sim_exec *x = exec_check(hx);
+    exec_node *e = x ? exec_find(x, hn) : NULL;
+    CUresult r = e && e->w.kind == kind && !e->child ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+    if (r == CUDA_SUCCESS) {
+        if (e->w.kind == W_KERNEL) free(e->w.kern.buf);
+        e->w = *w;
+    }
+    UNLOCK();
+    if (r != CUDA_SUCCESS && w->kind == W_KERNEL) free(w->kern.buf);
+    return r;
+}
+
+SIM_EXPORT CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                   const CUDA_MEMCPY3D *copyParams, CUcontext ctx)
+{
+    SIM_ENTER();
+    SIM_NEED_INIT();
+    (void)ctx;
+    CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMCPY};
+    if (!copyParams) return CUDA_ERROR_INVALID_VALUE;
+    p.memcpy.copyParams = *copyParams;
+    sim_work w;
+    CUgraph child;
+    CUresult r = params_work(&p, &w, &child);
+    return r != CUDA_SUCCESS ? r : exec_set_work(hGraphExec, hNode, W_COPY, &w);
+}
+
+SIM_EXPORT CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                   const CUDA_MEMSET_NODE_PARAMS *m, CUcontext ctx)
+{
+    SIM_ENTER();
+    SIM_NEED_INIT();
+    if (!m) return CUDA_ERROR_INVALID_VALUE;
+    CUgraphNodeParams p = {.type = CU_GRAPH_NODE_TYPE_MEMSET};
+    p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){m->dst, m->pitch, m->value, m->elementSize, m->width,
+                                            m->height, ctx};
+    sim_work w;
+    CUgraph child;
+    CUresult r = params_work(&p, &w, &child);
+    return r != CUDA_SUCCESS ? r : exec_set_work(hGraphExec, hNode, W_SET, &w);
+}
+
+SIM_EXPORT CUresult cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                 const CUDA_HOST_NODE_PARAMS *h)
+{
+    SIM_ENTER();
+    SIM_NEED_INIT();
+    if (!h || !h->fn) return CUDA_ERROR_INVALID_VALUE;
+    sim_work w = {.kind = W_HOST, .host = {h->fn, h->userData}};
+    return exec_set_work(hGraphExec, hNode, W_HOST, &w);
+}
+
+SIM_EXPORT CUresult cuGraphExecNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                             CUgraphNodeParams *nodeParams)
+{
+    SIM_ENTER();
+    SIM_NEED_INIT();
+    if (!nodeParams) return CUDA_ERROR_INVALID_VALUE;
+    if (nodeParams->type == CU_GRAPH_NODE_TYPE_GRAPH || nodeParams->type == CU_GRAPH_NODE_TYPE_EMPTY)
+        return CUDA_ERROR_INVALID_VALUE;
+    sim_work w;
+    CUgraph child;
+    CUresult r = params_work(nodeParams, &w, &child);
+    return r != CUDA_SUCCESS ? r : exec_set_work(hGraphExec, hNode, w.kind, &w);
+}
+
+/* Same shape: node count, types and dependency counts in topological order, recursively. */
+static bool same_shape(struct sim_exec *a, struct sim_exec *b, CUgraphNode *err)
+{
+    if (a->n != b->n) {
+        *err = NULL;
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        CUgraphNode na = a->v[i].orig, nb = b->v[i].orig;
+        if (na->type != nb->type || na->ndeps != nb->ndeps || !a->v[i].child != !b->v[i].child ||
+            (a->v[i].child && !same_shape(a->v[i].child, b->v[i].child, err))) {
+            if (!*err) *err = nb;
+            return false;
+        }
+    }
+    return true;
+}
+
+static void steal_works(struct sim_exec *x, struct sim_exec *from)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        if (x->v[i].child) {
+            steal_works(x->v[i].child, from->v[i].child);
+            continue;
+        }
+        if (x->v[i].w.kind == W_KERNEL) free(x->v[i].w.kern.buf);
+        if (x->v[i].w.kind == W_COPY) free(x->v[i].w.copy.stage);
+        x->v[i].w = from->v[i].w;
+        from->v[i].w.kind = W_NOP;
+    }
+}
+
+static CUresult exec_update(CUgraphExec hx, CUgraph hg, CUgraphNode *err_node,
+                            CUgraphExecUpdateResult *result)
+{
+    SIM_NEED_INIT();
+    CUgraphNode err = NULL;
+    CUgraphExecUpdateResult res = CU_GRAPH_EXEC_UPDATE_SUCCESS;
+    CUresult r = CUDA_SUCCESS;
+    LOCK();
+    struct sim_exec *x = exec_check(hx);
+    CUgraph g = graph_check(hg);
+    struct sim_exec *tmp = x && g ? exec_build(g) : NULL;
+    if (!x || !g) {
+        r = CUDA_ERROR_INVALID_VALUE;
+    } else if (!tmp) {
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    } else if (!same_shape(x, tmp, &err)) {
+        r = CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+        res = err && x->n == tmp->n ? CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED
+                                    : CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
+    } else {
+        steal_works(x, tmp); /* exec nodes keep answering to the original graph's nodes */
+    }
+    UNLOCK();
+    if (tmp) sim_exec_unref(tmp);
+    if (err_node) *err_node = err;
+    if (result) *result = r == CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE ? res
+                          : r == CUDA_SUCCESS ? CU_GRAPH_EXEC_UPDATE_SUCCESS
+                                              : CU_GRAPH_EXEC_UPDATE_ERROR;
+    return r;
+}
+
+SIM_EXPORT CUresult cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph,
+                                         CUgraphExecUpdateResultInfo *resultInfo)
+{
+    SIM_ENTER();
+    CUgraphNode err = NULL;
+    CUgraphExecUpdateResult res;
+    CUresult r = exec_update(hGraphExec, hGraph, &err, &res);
+    if (resultInfo) {
+        resultInfo->result = res;
+        resultInfo->errorNode = err;
+        resultInfo->errorFromNode = NULL;
+    }
+    return r;
+}
+
+SIM_EXPORT CUresult cuGraphExecUpdate(CUgraphExec hGraphExec, CUgraph hGraph,
+                                      CUgraphNode *hErrorNode_out,
+                                      CUgraphExecUpdateResult *updateResult_out)
+{
+    SIM_ENTER();
+    return exec_update(hGraphExec, hGraph, hErrorNode_out, updateResult_out);
+}
+
+SIM_EXPORT CUresult cuGraphExecChildGraphNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+                                                       CUgraph childGraph)
+{
+    SIM_ENTER();
+    SIM_NEED_INIT();
+    CUresult r = CUDA_SUCCESS;
+    CUgraphNode err = NULL;
+    LOCK();
+    struct sim_exec *x = exec_check(hGraphExec);
+    exec_node *e = x ? exec_find(x, hNode) : NULL;
+    CUgraph c = graph_check(childGraph);
+    struct sim_exec *tmp = e && e->child && c ? exec_build(c) : NULL;
+    if (!e || !e->child || !c) r = CUDA_ERROR_INVALID_VALUE;
+    else if (!tmp) r = CUDA_ERROR_OUT_OF_MEMORY;
+    else if (!same_shape(e->child, tmp, &err)) r = CUDA_ERROR_INVALID_VALUE; /* topology fixed */
+    else steal_works(e->child, tmp);
+    UNLOCK();
+    if (tmp) sim_exec_unref(tmp);
+    return r;
+}

@@ -1,0 +1,105 @@
+/* sim_graph_update: changing an instantiated graph — cuGraphExecUpdate with a graph of the
+ * same shape takes its parameters (and refuses a different topology with the driver's
+ * result codes), cuGraphExecNodeSetParams / cuGraphExecMemsetNodeSetParams change one
+ * node, the generic cuGraphAddNode builds nodes; launches in flight are unaffected. */
+#include "sim_test.h"
+
+static CUgraph fill_graph(CUfunction fill, CUdeviceptr a, uint32_t v, uint64_t n, bool extra_node)
+{
+    CUgraph g;
+    CK(cuGraphCreate(&g, 0));
+    CUgraphNodeParams p;
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_KERNEL;
+    void *args[] = {&a, &v, &n};
+    p.kernel = (CUDA_KERNEL_NODE_PARAMS_v3){.func = fill, .gridDimX = 1, .gridDimY = 1, .gridDimZ = 1,
+                                            .blockDimX = 1, .blockDimY = 1, .blockDimZ = 1,
+                                            .kernelParams = args};
+    CUgraphNode k;
+    CK(cuGraphAddNode(&k, g, NULL, NULL, 0, &p));
+    if (extra_node) {
+        CUgraphNode e;
+        CK(cuGraphAddEmptyNode(&e, g, &k, 1));
+    }
+    return g;
+}
+
+int main(void)
+{
+    sim_test_ctx();
+    CUmodule m = sim_test_kernels();
+    CUfunction fill = sim_test_fn(m, "fill_u32");
+    const uint64_t N = 32;
+    CUdeviceptr a;
+    CK(cuMemAlloc(&a, N * 4));
+    uint32_t h[32];
+    CUgraph g1 = fill_graph(fill, a, 3, N, false);
+    CUgraphExec x;
+    CK(cuGraphInstantiate(&x, g1, 0));
+    CK(cuGraphLaunch(x, NULL));
+    CK(cuMemcpyDtoH(h, a, sizeof h));
+    CHECK(h[0] == 3);
+
+    CUgraph g2 = fill_graph(fill, a, 9, N, false);
+    CUgraphExecUpdateResultInfo info;
+    CK(cuGraphExecUpdate(x, g2, &info));
+    CHECK(info.result == CU_GRAPH_EXEC_UPDATE_SUCCESS);
+    CK(cuGraphLaunch(x, NULL));
+    CK(cuMemcpyDtoH(h, a, sizeof h));
+    CHECK(h[N - 1] == 9);
+
+    CUgraph g3 = fill_graph(fill, a, 1, N, true);
+    EXPECT(CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE, cuGraphExecUpdate(x, g3, &info));
+    CHECK(info.result == CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED);
+    CK(cuGraphLaunch(x, NULL)); /* still the updated exec */
+    CK(cuMemcpyDtoH(h, a, sizeof h));
+    CHECK(h[0] == 9);
+
+    /* One node, through the generic setter, addressed by the original graph's node. */
+    CUgraphNode k1;
+    size_t nn = 1;
+    CK(cuGraphGetNodes(g1, &k1, &nn));
+    CUgraphNodeParams p;
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_KERNEL;
+    uint32_t v = 21;
+    uint64_t n = N;
+    void *args[] = {&a, &v, &n};
+    p.kernel = (CUDA_KERNEL_NODE_PARAMS_v3){.func = fill, .gridDimX = 1, .gridDimY = 1, .gridDimZ = 1,
+                                            .blockDimX = 1, .blockDimY = 1, .blockDimZ = 1,
+                                            .kernelParams = args};
+    CK(cuGraphExecNodeSetParams(x, k1, &p));
+    CK(cuGraphLaunch(x, NULL));
+    CK(cuMemcpyDtoH(h, a, sizeof h));
+    CHECK(h[3] == 21);
+    p.type = CU_GRAPH_NODE_TYPE_HOST;
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuGraphExecNodeSetParams(x, k1, &p)); /* type differs */
+
+    /* Memset node via cuGraphAddNode, then changed in the exec. */
+    CUgraph gm;
+    CK(cuGraphCreate(&gm, 0));
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_MEMSET;
+    p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){.dst = a, .value = 4, .elementSize = 4, .width = N, .height = 1};
+    CUgraphNode ms;
+    CK(cuGraphAddNode(&ms, gm, NULL, NULL, 0, &p));
+    CUgraphExec xm;
+    CK(cuGraphInstantiate(&xm, gm, 0));
+    CUDA_MEMSET_NODE_PARAMS mp = {.dst = a, .value = 6, .elementSize = 4, .width = N / 2, .height = 1};
+    CK(cuGraphExecMemsetNodeSetParams(xm, ms, &mp, NULL));
+    CK(cuGraphLaunch(xm, NULL));
+    CK(cuMemcpyDtoH(h, a, sizeof h));
+    CHECK(h[0] == 6 && h[N / 2 - 1] == 6 && h[N / 2] == 21);
+    CUDA_MEMSET_NODE_PARAMS back;
+    CK(cuGraphMemsetNodeGetParams(ms, &back));
+    CHECK(back.value == 4); /* the graph is unchanged */
+
+    CK(cuGraphExecDestroy(x));
+    CK(cuGraphExecDestroy(xm));
+    CK(cuGraphDestroy(g1));
+    CK(cuGraphDestroy(g2));
+    CK(cuGraphDestroy(g3));
+    CK(cuGraphDestroy(gm));
+    CK(cuMemFree(a));
+    return 0;
+}
