@@ -118,8 +118,10 @@ bool hmt_is_zip(const char *path);
 typedef struct hmt_wset {
     hmt_tensor_set pub;         /* first: hmt_tensor_set * casts to hmt_wset * */
     size_t cap;
-    hmt_st_file *st;
+    hmt_st_file **st;           /* safetensors files (several for a sharded checkpoint) */
+    size_t nst;
     hmt_torch_archive *ta;
+    bool order_unknown;         /* name-sorted or sharded safetensors: not state-dict order */
 } hmt_wset;
 
 hmt_wset *hmt_wset_new(void);
@@ -129,6 +131,7 @@ int hmt_wset_add(hmt_wset *ws, const hmt_tensor *t, const char *name);
  * nanoGPT's torch.compile prefix "_orig_mod." are stripped. */
 int hmt_wset_from_state_dict(hmt_torch_archive *a, const pv *sd, hmt_wset **out,
                              char *err, size_t errlen);
-int hmt_wset_from_safetensors(hmt_st_file *f, hmt_wset **out, char *err, size_t errlen);
+/* Appends the weights of a safetensors file to ws (dump_optimizer.py state entries skipped). */
+int hmt_wset_add_safetensors(hmt_wset *ws, hmt_st_file *f);
 
 #endif

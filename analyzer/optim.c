@@ -368,11 +368,12 @@ static int load_torch_optimizer(hmt_ckpt *c, hmt_torch_archive *a, const pv *od,
     } else {
         c->naming = "shape-match";
         const hmt_wset *ws = (const hmt_wset *)c->weights;
-        if (ws->st && hmt_st_name_sorted(ws->st)) {
-            /* Matching needs the model's parameter order; a name-sorted file lost it, and
-             * same-shaped tensors (a LayerNorm's weight and bias) would swap silently. */
+        if (ws->order_unknown) {
+            /* Matching needs the model's parameter order; a name-sorted or sharded file
+             * lost it, and same-shaped tensors (a LayerNorm's weight and bias) would swap
+             * silently. */
             rc = hmt_errf(err, errlen, -EINVAL,
-                          "%s: optimizer state has no param_names and %s stores tensors sorted by name (as the safetensors library writes them), so the parameter order that names the state is unknown: use the torch.save'd state dict, a named optimizer (PyTorch >= 2.5), or hints/dump_optimizer.py",
+                          "%s: optimizer state has no param_names and %s stores tensors sorted by name or in shards (as the safetensors library writes them), so the parameter order that names the state is unknown: use the torch.save'd state dict, a named optimizer (PyTorch >= 2.5), or hints/dump_optimizer.py",
                           path, c->weights_path);
             goto out;
         }
@@ -617,6 +618,8 @@ int hmt_ckpt_open(char *const *paths, int npaths, hmt_ckpt **out, char *err, siz
             snprintf(op, sizeof(op), "%s/optimizer.pt", p);
             if (exists(op))
                 o = strdup(op);
+        } else if (strlen(p) > 11 && strcmp(p + strlen(p) - 11, ".index.json") == 0) {
+            w = strdup(p);      /* sharded safetensors weights */
         } else if (hmt_is_zip(p)) {
             hmt_torch_archive *a;
             if ((rc = hmt_torch_open(p, &a, err, errlen)) < 0)

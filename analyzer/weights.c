@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
+
 #include "internal.h"
 
 #define ORIG_MOD "_orig_mod."   /* torch.compile's wrapper prefix (nanoGPT strips it too) */
@@ -48,8 +50,9 @@ void hmt_weights_free(hmt_tensor_set *set)
     for (size_t i = 0; i < ws->pub.n; i++)
         free((char *)ws->pub.t[i].name);
     free(ws->pub.t);
-    if (ws->st)
-        hmt_st_unref(ws->st);
+    for (size_t i = 0; i < ws->nst; i++)
+        hmt_st_unref(ws->st[i]);
+    free(ws->st);
     if (ws->ta)
         hmt_torch_unref(ws->ta);
     free(ws);
@@ -100,29 +103,116 @@ int hmt_wset_from_state_dict(hmt_torch_archive *a, const pv *sd, hmt_wset **out,
     return 0;
 }
 
-int hmt_wset_from_safetensors(hmt_st_file *f, hmt_wset **out, char *err, size_t errlen)
+int hmt_wset_add_safetensors(hmt_wset *ws, hmt_st_file *f)
 {
-    (void)err;
-    (void)errlen;
-    *out = NULL;
-    hmt_wset *ws = hmt_wset_new();
-    if (!ws)
+    hmt_st_file **ns = realloc(ws->st, (ws->nst + 1) * sizeof(*ns));
+    if (!ns)
         return -ENOMEM;
+    ws->st = ns;
     hmt_st_ref(f);
-    ws->st = f;
+    ws->st[ws->nst++] = f;
+    if (hmt_st_name_sorted(f) || ws->nst > 1)
+        ws->order_unknown = true;
     bool dump = hmt_st_meta_format(f) && strcmp(hmt_st_meta_format(f), "hmt-optimizer-dump") == 0;
     for (size_t i = 0; i < hmt_st_count(f); i++) {
         hmt_tensor t;
         hmt_st_tensor(f, i, &t);
         if (dump && strstr(t.name, DUMP_SEP))
             continue;           /* optimizer state in a dump_optimizer.py file */
+        if (hmt_tensor_set_find(&ws->pub, t.name))
+            continue;           /* a later shard repeating a key: the first one counts */
         int rc = hmt_wset_add(ws, &t, t.name);
-        if (rc < 0) {
-            hmt_weights_free(&ws->pub);
+        if (rc < 0)
             return rc;
-        }
     }
-    *out = ws;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Hugging Face sharded weights: model.safetensors.index.json {"weight_map": {name: file}};
+ * the shards are read in file-name order (model-00001-of-0000N first). */
+static int load_sharded(const char *index, hmt_tensor_set **out, char *err, size_t errlen)
+{
+    FILE *f = fopen(index, "rb");
+    if (!f)
+        return hmt_errf(err, errlen, -errno, "%s: %s", index, strerror(errno));
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+        if (len == cap) {
+            char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return -ENOMEM;
+            }
+            buf = nb;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+    } while (got);
+    fclose(f);
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    free(buf);
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map"), *it;
+    if (!cJSON_IsObject(map)) {
+        cJSON_Delete(root);
+        return hmt_errf(err, errlen, -EINVAL, "%s: no \"weight_map\" object", index);
+    }
+    size_t nmap = (size_t)cJSON_GetArraySize(map), nfiles = 0;
+    char **files = calloc(nmap ? nmap : 1, sizeof(char *));
+    int rc = files ? 0 : -ENOMEM;
+    cJSON_ArrayForEach(it, map) {
+        if (rc < 0)
+            break;
+        if (!cJSON_IsString(it) || strchr(it->valuestring, '/') || it->valuestring[0] == '.') {
+            rc = hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: bad shard file name", index,
+                          it->string ? it->string : "?");
+            break;
+        }
+        size_t j;
+        for (j = 0; j < nfiles && strcmp(files[j], it->valuestring) != 0; j++)
+            ;
+        if (j == nfiles)
+            files[nfiles++] = it->valuestring;
+    }
+    if (rc == 0)
+        qsort(files, nfiles, sizeof(*files), cmp_str);
+    hmt_wset *ws = rc == 0 ? hmt_wset_new() : NULL;
+    if (rc == 0 && !ws)
+        rc = -ENOMEM;
+    const char *slash = strrchr(index, '/');
+    int dirlen = slash ? (int)(slash - index) : 1;
+    const char *dir = slash ? index : ".";
+    for (size_t j = 0; j < nfiles && rc == 0; j++) {
+        char p[4096];
+        snprintf(p, sizeof(p), "%.*s/%s", dirlen, dir, files[j]);
+        hmt_st_file *sf;
+        if ((rc = hmt_st_open(p, &sf, err, errlen)) < 0)
+            break;
+        rc = hmt_wset_add_safetensors(ws, sf);
+        hmt_st_unref(sf);
+    }
+    cJSON_ArrayForEach(it, map) {
+        if (rc < 0)
+            break;
+        if (!hmt_tensor_set_find(&ws->pub, it->string))
+            rc = hmt_errf(err, errlen, -EINVAL, "%s: tensor %s: not found in its shard %s", index,
+                          it->string, it->valuestring);
+    }
+    free(files);
+    cJSON_Delete(root);
+    if (rc < 0) {
+        if (ws)
+            hmt_weights_free(&ws->pub);
+        return rc;
+    }
+    ws->order_unknown = true;
+    *out = &ws->pub;
     return 0;
 }
 
@@ -161,11 +251,19 @@ static int load_file(const char *path, hmt_tensor_set **out, char *err, size_t e
         }
         hmt_torch_unref(a);
     } else {
+        size_t pl = strlen(path), il = strlen(".index.json");
+        if (pl > il && strcmp(path + pl - il, ".index.json") == 0)
+            return load_sharded(path, out, err, errlen);
         hmt_st_file *f;
         if ((rc = hmt_st_open(path, &f, err, errlen)) < 0)
             return rc;
-        rc = hmt_wset_from_safetensors(f, &ws, err, errlen);
+        ws = hmt_wset_new();
+        rc = ws ? hmt_wset_add_safetensors(ws, f) : -ENOMEM;
         hmt_st_unref(f);
+        if (rc < 0) {
+            hmt_weights_free(ws ? &ws->pub : NULL);
+            return rc;
+        }
     }
     if (rc < 0)
         return rc;
@@ -181,7 +279,8 @@ int hmt_weights_load(const char *path, hmt_tensor_set **out, char *err, size_t e
         return hmt_errf(err, errlen, -ENOENT, "%s: %s", path ? path : "(null)", strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return load_file(path, out, err, errlen);
-    static const char *const names[] = {"model.safetensors", "pytorch_model.bin"};
+    static const char *const names[] = {"model.safetensors", "model.safetensors.index.json",
+                                        "pytorch_model.bin"};
     for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
         char p[4096];
         snprintf(p, sizeof(p), "%s/%s", path, names[i]);
@@ -189,6 +288,6 @@ int hmt_weights_load(const char *path, hmt_tensor_set **out, char *err, size_t e
             return load_file(p, out, err, errlen);
     }
     return hmt_errf(err, errlen, -ENOENT,
-                    "%s: directory has no model.safetensors or pytorch_model.bin (sharded checkpoints: see hints/dump_optimizer.py)",
+                    "%s: directory has no model.safetensors, model.safetensors.index.json or pytorch_model.bin",
                     path);
 }
