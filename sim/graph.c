@@ -41,7 +41,9 @@ struct CUgraphNode_st {
 };
 
 typedef struct exec_node {
-    struct CUgraphNode_st *orig;
+    struct CUgraphNode_st *orig;   /* compared, never dereferenced: the graph may be gone */
+    CUgraphNodeType type;
+    size_t ndeps;
     sim_work w;
     struct sim_exec *child;
 } exec_node;
@@ -54,7 +56,11 @@ struct sim_exec {
     unsigned long long flags;
 };
 
+/* Captures are kept after they end (g_captures) because events recorded during one still
+ * point at it; an ended capture gives them no meaning (q_mu). */
 struct sim_capture {
+    struct sim_capture *next;
+    bool ended;
     CUgraph graph;
     CUstreamCaptureStatus status;
     CUstreamCaptureMode mode;
@@ -249,6 +255,8 @@ static struct sim_exec *exec_build(CUgraph g)
         CUgraphNode s = g->nodes[pick];
         exec_node *e = &x->v[x->n];
         e->orig = s;
+        e->type = s->type;
+        e->ndeps = s->ndeps;
         if (work_copy(&e->w, &s->w)) goto fail;
         x->n++;
         if (s->child && !(e->child = exec_build(s->child))) goto fail;
@@ -279,6 +287,8 @@ static struct sim_exec *exec_clone(struct sim_exec *src)
     }
     for (size_t i = 0; i < src->n; i++) {
         x->v[i].orig = src->v[i].orig;
+        x->v[i].type = src->v[i].type;
+        x->v[i].ndeps = src->v[i].ndeps;
         if (work_copy(&x->v[i].w, &src->v[i].w)) break;
         x->n++;
         if (src->v[i].child && !(x->v[i].child = exec_clone(src->v[i].child))) break;
@@ -805,10 +815,9 @@ SIM_EXPORT CUresult cuGraphExecDestroy(CUgraphExec hGraphExec)
     SIM_NEED_INIT();
     LOCK();
     struct sim_exec *x = exec_check(hGraphExec);
-    if (x) x->magic = 0;
+    if (x) x->magic = 0; /* launches run private copies, so this is the last reference */
     UNLOCK();
     if (!x) return CUDA_ERROR_INVALID_VALUE;
-    x->magic = SIM_MAGIC_EXEC; /* unref clears it when the last reference goes */
     sim_exec_unref(x);
     return CUDA_SUCCESS;
 }
@@ -916,6 +925,7 @@ SIM_EXPORT CUresult cuGraphExecKernelNodeSetParams(CUgraphExec hGraphExec, CUgra
 /* ---- stream capture ------------------------------------------------------------------- */
 
 static atomic_ullong g_capture_id = 1;
+static struct sim_capture *g_captures;
 
 static int set_deps(struct CUstream_st *s, CUgraphNode *v, size_t n)
 {
@@ -990,7 +1000,7 @@ CUresult sim_capture_record_locked(struct CUstream_st *s, struct CUevent_st *e)
 
 CUresult sim_capture_wait_locked(struct CUstream_st *s, struct CUevent_st *e)
 {
-    if (!e->cap) return CUDA_SUCCESS; /* an event from outside the capture: no edge */
+    if (!e->cap || e->cap->ended) return CUDA_SUCCESS; /* from outside any live capture */
     if (e->cap->status != CU_STREAM_CAPTURE_STATUS_ACTIVE) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
     if (s->cap && s->cap != e->cap) return CUDA_ERROR_STREAM_CAPTURE_ISOLATION;
     if (!s->cap) { /* fork: s joins the capture */
@@ -1033,6 +1043,8 @@ static CUresult begin_capture(CUstream h, bool ptsz, CUstreamCaptureMode mode)
     else {
         s->cap = c;
         s->ncap_deps = 0;
+        c->next = g_captures;
+        g_captures = c;
     }
     UNLOCK();
     if (r != CUDA_SUCCESS) {
@@ -1090,7 +1102,8 @@ static CUresult end_capture(CUstream h, bool ptsz, CUgraph *ph)
         } else {
             *ph = c->graph;
         }
-        free(c);
+        c->graph = NULL;
+        c->ended = true;
     }
     UNLOCK();
     pthread_mutex_unlock(&g_sim.ctx_mu);
@@ -1386,10 +1399,10 @@ static bool same_shape(struct sim_exec *a, struct sim_exec *b, CUgraphNode *err)
         return false;
     }
     for (size_t i = 0; i < a->n; i++) {
-        CUgraphNode na = a->v[i].orig, nb = b->v[i].orig;
-        if (na->type != nb->type || na->ndeps != nb->ndeps || !a->v[i].child != !b->v[i].child ||
+        if (a->v[i].type != b->v[i].type || a->v[i].ndeps != b->v[i].ndeps ||
+            !a->v[i].child != !b->v[i].child ||
             (a->v[i].child && !same_shape(a->v[i].child, b->v[i].child, err))) {
-            if (!*err) *err = nb;
+            if (!*err) *err = b->v[i].orig; /* b was built from a live graph */
             return false;
         }
     }

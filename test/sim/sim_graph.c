@@ -143,6 +143,11 @@ int main(void)
     for (size_t i = 0; i < N; i++) CHECK(h[i] == 3);
     CK(cuGraphExecDestroy(x));
     CK(cuGraphDestroy(g));
+    /* Events recorded during a capture that has ended carry no capture meaning. */
+    CK(cuStreamWaitEvent(s2, join, 0));
+    CK(cuStreamIsCapturing(s2, &st));
+    CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE);
+    CK(cuStreamSynchronize(s2));
 
     /* Synchronising a capturing stream is not allowed and invalidates the capture. */
     CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));

@@ -48,6 +48,17 @@ int main(void)
     CK(cuMemcpyDtoH(h, a, sizeof h));
     CHECK(h[N - 1] == 9);
 
+    /* An exec outlives its graph and can still be updated. */
+    CUgraph g4 = fill_graph(fill, a, 2, N, false);
+    CUgraphExec x4;
+    CK(cuGraphInstantiate(&x4, g4, 0));
+    CK(cuGraphDestroy(g4));
+    CK(cuGraphExecUpdate(x4, g2, &info));
+    CK(cuGraphLaunch(x4, NULL));
+    CK(cuMemcpyDtoH(h, a, sizeof h));
+    CHECK(h[1] == 9);
+    CK(cuGraphExecDestroy(x4));
+
     CUgraph g3 = fill_graph(fill, a, 1, N, true);
     EXPECT(CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE, cuGraphExecUpdate(x, g3, &info));
     CHECK(info.result == CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED);
