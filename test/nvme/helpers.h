@@ -43,12 +43,19 @@ static inline long pattern_check(const void *buf, size_t bytes, uint64_t seed)
     return -1;
 }
 
-/* A fresh folder under /var/tmp for one test's spill file, set as HMT_NVME_DIR. The options
- * are read at start, so tests set hmt_opt.nvme_dir directly as well. */
+/* Where test spill folders go: $TMPDIR, else /var/tmp (hmt's own default). */
+static inline const char *spill_base(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/var/tmp";
+}
+
+/* A fresh folder for one test's spill file. The options are read at start, so tests set
+ * hmt_opt.nvme_dir to it directly. */
 static inline char *spill_dir_make(void)
 {
-    static char dir[256];
-    snprintf(dir, sizeof dir, "/var/tmp/hmt-nvme-test-XXXXXX");
+    static char dir[512];
+    snprintf(dir, sizeof dir, "%s/hmt-nvme-test-XXXXXX", spill_base());
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         exit(T_FAIL);

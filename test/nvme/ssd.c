@@ -23,6 +23,7 @@
  * In every mode the spill folder must be empty after the child exits.
  *
  * usage: nvme_ssd MODE */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -138,16 +139,22 @@ static const char *stat_str(const char *path, const char *key)
 
 static int dir_empty(const char *dir)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
-    return system(cmd) == 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n == 0;
 }
 
 /* kill9 mode: the overflow workload under hmt is killed with SIGKILL while its spill file is
  * open (seen in /proc/PID/fd); the spill folder must then be empty. */
 static int kill9(char *self)
 {
-    char dir[] = "/var/tmp/hmt-nvme-kill9-XXXXXX";
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/hmt-nvme-kill9-XXXXXX", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp");
     if (!mkdtemp(dir)) FAIL("mkdtemp");
     fflush(NULL);
     pid_t pid = fork();
@@ -201,13 +208,14 @@ int main(int argc, char **argv)
     const char *forced = !strcmp(mode, "overflow_threads") ? "threads"
                        : !strcmp(mode, "overflow_buffered") ? "buffered" : NULL;
 
-    char dir[] = "/var/tmp/hmt-nvme-ssd-XXXXXX";
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/hmt-nvme-ssd-XXXXXX", getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp");
     if (!mkdtemp(dir)) FAIL("mkdtemp");
-    char stats[300], log[300], hints[300];
+    char stats[600], log[600], hints[600];
     snprintf(stats, sizeof stats, "%s.stats.json", dir);
     snprintf(log, sizeof log, "%s.log", dir);
     snprintf(hints, sizeof hints, "%s.hints.json", dir);
-    char e_dir[400], e_stats[400], e_log[400], e_hints[400];
+    char e_dir[700], e_stats[700], e_log[700], e_hints[700];
     snprintf(e_dir, sizeof e_dir, "HMT_NVME_DIR=%s", dir);
     snprintf(e_stats, sizeof e_stats, "HMT_STATS=%s", stats);
     snprintf(e_log, sizeof e_log, "HMT_LOG_FILE=%s", log);
