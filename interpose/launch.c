@@ -330,8 +330,8 @@ static void snap_graph(struct snap *s, CUgraph g, int depth)
             memset(&m, 0, sizeof(m));
             if (hmt_real.cuGraphMemsetNodeGetParams(nodes[i], &m) == CUDA_SUCCESS) snap_memset(s, &m);
             else s->all = 1;
-        } else if (t == CU_GRAPH_NODE_TYPE_CONDITIONAL) {
-            s->all = 1;   /* bodies are not enumerable here: bring in everything */
+        } else if (t == CU_GRAPH_NODE_TYPE_CONDITIONAL || t == CU_GRAPH_NODE_TYPE_BATCH_MEM_OP) {
+            s->all = 1;   /* not read here (conditional bodies, memop addresses): everything */
         }
     }
     free(nodes);
