@@ -81,6 +81,7 @@ static int check_bench(const char *path)
     const cJSON *cfgs = cJSON_GetObjectItemCaseSensitive(j, "configurations");
     if (!cJSON_IsArray(cfgs) || cJSON_GetArraySize(cfgs) < 2) {
         fprintf(stderr, "e2e_json: %s: no configurations array of at least 2\n", path);
+        cJSON_Delete(j);
         return 1;
     }
     double base_mean = NAN, base_tps = NAN;
@@ -93,6 +94,7 @@ static int check_bench(const char *path)
         size_t n = (size_t)cJSON_GetArraySize(lat);
         if (!cJSON_IsArray(lat) || n == 0) {
             fprintf(stderr, "e2e_json: %s: no latencies_ms\n", name);
+            cJSON_Delete(j);
             return 1;
         }
         double *v = malloc(n * sizeof(double)), sum = 0;
@@ -136,13 +138,15 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "get")) {
         cJSON *j = load(argv[2]);
         const cJSON *v = find(j, argv[3]);
+        int rc = 0;
         if (cJSON_IsNumber(v))
             printf("%.17g\n", v->valuedouble);
         else if (cJSON_IsBool(v))
             printf("%d\n", cJSON_IsTrue(v));
         else
-            return 1;
-        return 0;
+            rc = 1;
+        cJSON_Delete(j);
+        return rc;
     }
     if (argc == 3 && !strcmp(argv[1], "bench"))
         return check_bench(argv[2]);
