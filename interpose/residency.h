@@ -14,14 +14,18 @@
  * Lock order (outermost first). Nothing here is held across a driver call that can block on
  * the GPU except hmt_move_lock, whose holder may wait on hmt's own copy stream:
  *   1. hmt_move_lock  (residency.c) serialises residency transitions: evict, fault in, free
- *                     of a managed allocation. Held across cuStreamSynchronize of hmt's copy
- *                     stream and the fence waits of cuMemFree. Never taken with 2 held.
- *   2. hmt_map_lock   (space.c) the allocation map, every chunk's state, users, fences and
- *                     policy links, and resident_bytes. Never held across any driver call.
- *                     Under it only leaf locks below are taken (and hints.c's own lock).
- *   3. leaf locks     fence pool (residency.c), host pool (hostpool.c), layout cache insert
- *                     (launch.c), graph table (launch.c). Nothing is called while holding one
- *                     but memory allocation.
+ *                     of a managed allocation, and owns what only movers touch: spare physical
+ *                     handles, the eviction round, the host pool (hostpool.c) and the NVMe
+ *                     tier's bookkeeping. Held across cuStreamSynchronize of hmt's copy stream
+ *                     and the fence waits of cuMemFree. Never taken with 2 held.
+ *   2. hmt_map_lock   (space.c) the allocation map, every chunk's state, users (pins),
+ *                     fences, arrival fence and policy links, resident_bytes, pinned_chunks.
+ *                     Never held across any driver call. Under it only leaf locks below are
+ *                     taken (and hints.c's own lock).
+ *   3. leaf locks     the fence free list (residency.c; references are atomic), layout cache
+ *                     inserts (launch.c), graph snapshot table (launch.c; it takes the map lock
+ *                     inside, the one exception, never the reverse). Nothing else is called
+ *                     while holding one but memory allocation.
  */
 #ifndef HMT_INTERPOSE_RESIDENCY_H
 #define HMT_INTERPOSE_RESIDENCY_H
