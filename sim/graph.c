@@ -113,7 +113,7 @@ static void set_kparams(CUgraphNode n)
     free(n->kparams);
     n->kparams = NULL;
     if (n->w.kind != W_KERNEL) return;
-    const hmt_sim_kernel_desc *d = n->w.kern.f->desc;
+    const sim_func *d = n->w.kern.f;
     n->kparams = calloc(d->nparams ? d->nparams : 1, sizeof(void *));
     if (!n->kparams) return;
     for (unsigned i = 0; i < d->nparams; i++) n->kparams[i] = n->w.kern.buf + d->params[i].offset;

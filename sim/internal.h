@@ -271,6 +271,8 @@ typedef struct sim_func {
     uint64_t magic;
     struct sim_module *mod;
     const hmt_sim_kernel_desc *desc;
+    unsigned nparams;             /* the layout in force: the table's, or the PTX's */
+    const hmt_sim_param *params;
     size_t param_bytes;   /* end of the last parameter */
     atomic_ullong launches;
 } sim_func;

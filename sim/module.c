@@ -48,7 +48,64 @@ static sim_module *mod_check(void *m)
     return mod && mod->magic == SIM_MAGIC_MOD ? mod : NULL;
 }
 
-static CUresult mod_from_dl(void *dl, sim_module **out)
+/* Parameter layout of `.entry name(...)` in PTX text: each parameter at the next multiple
+ * of its alignment (.align N, else its type's size), size = type size x array count —
+ * the layout the driver uses for kernelParams (PTX ISA, "Kernel Function Parameters").
+ * Leaves f unchanged when the entry is not found or cannot be read. */
+static void ptx_layout(const char *ptx, const char *name, sim_func *f)
+{
+    size_t nl = strlen(name);
+    const char *p = ptx;
+    while ((p = strstr(p, ".entry")) != NULL) {
+        p += 6;
+        while (*p == ' ' || *p == '\t') p++;
+        if (strncmp(p, name, nl) == 0 && (p[nl] == '(' || p[nl] == ' ' || p[nl] == '\t' ||
+                                           p[nl] == '\n' || p[nl] == '\r'))
+            break;
+    }
+    if (!p) return;
+    const char *open = strchr(p, '('), *close = open ? strchr(open, ')') : NULL;
+    if (!open || !close) return;
+    hmt_sim_param *v = calloc(64, sizeof *v);
+    if (!v) return;
+    unsigned n = 0;
+    size_t off = 0;
+    for (const char *q = open + 1; q < close && n < 64;) {
+        const char *end = memchr(q, ',', (size_t)(close - q));
+        if (!end) end = close;
+        char buf[256];
+        size_t len = (size_t)(end - q) < sizeof buf - 1 ? (size_t)(end - q) : sizeof buf - 1;
+        memcpy(buf, q, len);
+        buf[len] = 0;
+        q = end + 1;
+        if (!strstr(buf, ".param")) continue;
+        size_t tsize = 0, align = 0, count = 1;
+        static const struct { const char *t; size_t s; } types[] = {
+            {".u64", 8}, {".s64", 8}, {".b64", 8}, {".f64", 8}, {".u32", 4}, {".s32", 4},
+            {".b32", 4}, {".f32", 4}, {".u16", 2}, {".s16", 2}, {".b16", 2}, {".f16", 2},
+            {".u8", 1},  {".s8", 1},  {".b8", 1}};
+        for (size_t k = 0; k < sizeof types / sizeof types[0] && !tsize; k++) {
+            const char *t = strstr(buf, types[k].t);
+            if (t && (t[strlen(types[k].t)] == ' ' || t[strlen(types[k].t)] == '\t')) tsize = types[k].s;
+        }
+        const char *al = strstr(buf, ".align");
+        if (al) align = strtoul(al + 6, NULL, 10);
+        const char *br = strchr(buf, '[');
+        if (br) count = strtoul(br + 1, NULL, 10);
+        if (!tsize || !count) {
+            free(v);
+            return;
+        }
+        if (!align) align = tsize;
+        off = (off + align - 1) / align * align;
+        v[n++] = (hmt_sim_param){(uint16_t)off, (uint16_t)(tsize * count)};
+        off += tsize * count;
+    }
+    f->params = v; /* owned by the module, which is never freed */
+    f->nparams = n;
+}
+
+static CUresult mod_from_dl(void *dl, const char *ptx, sim_module **out)
 {
     const hmt_sim_kernel_desc *t = dlsym(dl, HMT_SIM_KERNEL_TABLE);
     if (!t) {
@@ -69,10 +126,13 @@ static CUresult mod_from_dl(void *dl, sim_module **out)
         fs[i].magic = SIM_MAGIC_FUNC;
         fs[i].mod = m;
         fs[i].desc = &t[i];
+        fs[i].nparams = t[i].nparams;
+        fs[i].params = t[i].params;
+        if (ptx) ptx_layout(ptx, t[i].name, &fs[i]);
         size_t end = 0;
-        for (unsigned p = 0; p < t[i].nparams; p++)
-            if ((size_t)t[i].params[p].offset + t[i].params[p].size > end)
-                end = (size_t)t[i].params[p].offset + t[i].params[p].size;
+        for (unsigned p = 0; p < fs[i].nparams; p++)
+            if ((size_t)fs[i].params[p].offset + fs[i].params[p].size > end)
+                end = (size_t)fs[i].params[p].offset + fs[i].params[p].size;
         fs[i].param_bytes = end;
     }
     *m = (sim_module){.magic = SIM_MAGIC_MOD, .dl = dl, .table = t, .nfuncs = n, .funcs = fs};
@@ -82,6 +142,23 @@ static CUresult mod_from_dl(void *dl, sim_module **out)
     pthread_mutex_unlock(&g_sim.ctx_mu);
     *out = m;
     return CUDA_SUCCESS;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    char *t = NULL;
+    size_t n = 0;
+    FILE *mem = open_memstream(&t, &n);
+    if (mem) {
+        char chunk[4096];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof chunk, fp)) > 0) fwrite(chunk, 1, got, mem);
+        fclose(mem);
+    }
+    fclose(fp);
+    return t;
 }
 
 static CUresult load_path(const char *path, sim_module **out)
@@ -94,6 +171,7 @@ static CUresult load_path(const char *path, sim_module **out)
     fclose(fp);
     char buf[4096];
     const char *so = path;
+    char *ptx = NULL;
     if (got < 4 || memcmp(head, ELFMAG, SELFMAG) != 0) {
         /* Not ELF: a PTX (or other) image; use the host .so of the same basename. */
         const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
@@ -102,13 +180,17 @@ static CUresult load_path(const char *path, sim_module **out)
         snprintf(buf, sizeof buf, "%.*s.so", (int)stem, path);
         if (access(buf, R_OK) != 0) return CUDA_ERROR_INVALID_IMAGE;
         so = buf;
+        ptx = read_text(path);
     }
     void *dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         sim_warn("cannot load kernel module %s: %s", so, dlerror());
+        free(ptx);
         return CUDA_ERROR_INVALID_IMAGE;
     }
-    return mod_from_dl(dl, out);
+    CUresult r = mod_from_dl(dl, ptx, out);
+    free(ptx);
+    return r;
 }
 
 /* The size of an ELF image from its headers (section table and segments). */
@@ -148,7 +230,7 @@ static CUresult load_data(const void *image, sim_module **out)
         sim_warn("cannot load kernel module image: %s", dlerror());
         return CUDA_ERROR_INVALID_IMAGE;
     }
-    return mod_from_dl(dl, out);
+    return mod_from_dl(dl, NULL, out);
 }
 
 static CUresult need_ctx(void)
@@ -286,9 +368,9 @@ SIM_EXPORT CUresult cuModuleGetLoadingMode(CUmoduleLoadingMode *mode)
 static CUresult param_info(sim_func *f, size_t idx, size_t *off, size_t *size)
 {
     if (!f) return CUDA_ERROR_INVALID_HANDLE;
-    if (idx >= f->desc->nparams) return CUDA_ERROR_INVALID_VALUE;
-    if (off) *off = f->desc->params[idx].offset;
-    if (size) *size = f->desc->params[idx].size;
+    if (idx >= f->nparams) return CUDA_ERROR_INVALID_VALUE;
+    if (off) *off = f->params[idx].offset;
+    if (size) *size = f->params[idx].size;
     return CUDA_SUCCESS;
 }
 
@@ -525,7 +607,7 @@ CUresult sim_pack_params(sim_func *f, void **kernelParams, void **extra, char **
                          size_t *sizep)
 {
     if (kernelParams && extra) return CUDA_ERROR_INVALID_VALUE;
-    const hmt_sim_kernel_desc *d = f->desc;
+    const sim_func *d = f;
     size_t need = f->param_bytes;
     const void *ebuf = NULL;
     size_t esize = 0;

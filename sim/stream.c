@@ -82,12 +82,12 @@ static void run_set(void *arg)
 static void run_kernel(void *arg)
 {
     sim_work *w = arg;
-    const hmt_sim_kernel_desc *d = w->kern.f->desc;
+    const sim_func *d = w->kern.f;
     void *stackv[64];
     void **pp = d->nparams <= 64 ? stackv : malloc(d->nparams * sizeof *pp);
     if (!pp) return;
     for (unsigned i = 0; i < d->nparams; i++) pp[i] = w->kern.buf + d->params[i].offset;
-    d->fn(&w->kern.launch, pp);
+    d->desc->fn(&w->kern.launch, pp);
     if (pp != stackv) free(pp);
 }
 

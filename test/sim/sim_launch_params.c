@@ -7,6 +7,7 @@
 #include "sim_test.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void *slurp(const char *path)
 {
@@ -124,6 +125,44 @@ int main(void)
     CHECK(cnt >= 8);
     CK(cuLibraryUnload(lib));
     EXPECT(CUDA_ERROR_INVALID_HANDLE, cuLaunchKernel(kf, 1, 1, 1, 1, 1, 1, 0, NULL, kp, NULL));
+
+    /* A PTX module with the host .so of the same basename beside it: the kernels come from
+     * the .so, the parameter layouts from the PTX's .entry declarations. */
+    char dir[] = "/tmp/hmt-sim-ptxXXXXXX";
+    CHECK(mkdtemp(dir));
+    char so[256], ptx[256];
+    snprintf(so, sizeof so, "%s/k.so", dir);
+    snprintf(ptx, sizeof ptx, "%s/k.ptx", dir);
+    CHECK(symlink(SIM_TEST_KERNELS, so) == 0);
+    FILE *pf = fopen(ptx, "w");
+    CHECK(pf);
+    fputs("//\n.version 8.0\n.target sm_90\n.address_size 64\n\n"
+          ".visible .entry noop(\n\t.param .u32 noop_param_0,\n"
+          "\t.param .align 16 .b8 noop_param_1[20],\n\t.param .u64 .ptr .global .align 8 noop_param_2\n)\n"
+          "{\n\tret;\n}\n", pf);
+    fclose(pf);
+    CUmodule pm;
+    CK(cuModuleLoad(&pm, ptx));
+    CUfunction pn = sim_test_fn(pm, "noop");
+    CK(cuFuncGetParamInfo(pn, 0, &off, &sz));
+    CHECK(off == 0 && sz == 4);
+    CK(cuFuncGetParamInfo(pn, 1, &off, &sz));
+    CHECK(off == 16 && sz == 20);
+    CK(cuFuncGetParamInfo(pn, 2, &off, &sz));
+    CHECK(off == 40 && sz == 8);
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuFuncGetParamInfo(pn, 3, &off, &sz));
+    char blob[20] = {0};
+    uint32_t u = 1;
+    void *pa[] = {&u, blob, &d};
+    CK(cuLaunchKernel(pn, 1, 1, 1, 1, 1, 1, 0, NULL, pa, NULL));
+    CK(cuCtxSynchronize());
+    CUfunction pf2 = sim_test_fn(pm, "fill_u32"); /* not in the PTX: the table's layout */
+    CK(cuFuncGetParamInfo(pf2, 2, &off, &sz));
+    CHECK(off == 16 && sz == 8);
+    CK(cuModuleUnload(pm));
+    unlink(so);
+    unlink(ptx);
+    rmdir(dir);
 
     /* Not an ELF image: no host kernels to run. */
     EXPECT(CUDA_ERROR_NO_BINARY_FOR_GPU, cuModuleLoadData(&m, ".version 8.0\n.target sm_90\n"));
