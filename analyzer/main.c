@@ -119,9 +119,12 @@ static void print_table(const hmt_ckpt *c, const opts *o, const double *score, c
         snprintf(cb, sizeof(cb), "%g%%", o->budget.cpu * 100);
     else
         fmt_bytes(cb, sizeof(cb), o->budget.cpu);
-    printf("%zu tensors (%zu keys), %zu modules, %s; signal %s, by %s (hbm %s, cpu %s), per %s\n",
+    const char *of = o->by == HMT_BY_COUNT ? " of ranks, cumulative"
+                     : o->by == HMT_BY_COUNT_SHARE ? " of ranks"
+                     : o->budget.hbm_frac || o->budget.cpu_frac ? " of bytes" : "";
+    printf("%zu tensors (%zu keys), %zu modules, %s; signal %s, by %s (hbm %s, cpu %s%s), per %s\n",
            c->np, c->weights->n, c->nm, tb, hmt_signal_name(o->signal), hmt_by_name(o->by), hb, cb,
-           o->per_module ? "module" : "tensor");
+           of, o->per_module ? "module" : "tensor");
     printf("%-4s %8s %12s %7s  %s\n", "tier", "tensors", "bytes", "share", "score range");
     for (int t = 0; t < HMT_TIER_COUNT; t++) {
         size_t n = 0;
