@@ -4,7 +4,8 @@
  * injected in stream order instead: a host function on hmt's copy stream that waits
  * setup + bytes / bandwidth of the slower tier of the transfer (for a fault-in, its source
  * tier), which the launching stream then waits for through the same event real mode uses.
- * GPU-side timing (cuEvent) and wall clock therefore both see the modeled cost.
+ * GPU-side timing (cuEvent) and wall clock therefore both see the modeled cost. Since
+ * nothing leaves the GPU, the whole job must fit in device memory.
  *
  * Tier specs (setup µs, GB/s with GB = 1e9 bytes): the seed's defaults HBM 1/800, CPU 5/150,
  * SSD 30/10; a hints file's "tiers" array overrides them; HMT_TIER_SPEC overrides both and may
