@@ -796,7 +796,7 @@ static int pool_start(void)
         pthread_attr_t a;
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 64 * 1024);
+        pthread_attr_setstacksize(&a, 256 * 1024);   /* room for the log path */
         int rc = pthread_create(&t, &a, pool_worker, NULL);
         pthread_attr_destroy(&a);
         if (rc)
