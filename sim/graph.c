@@ -188,25 +188,37 @@ static CUgraph graph_clone(CUgraph src, CUgraphNode *map_from, CUgraphNode *map_
 {
     CUgraph g = graph_new();
     if (!g) return NULL;
+    /* Nodes first, then edges: an edge added later (cuGraphAddDependencies) may point at a
+     * node that comes after it in the array. */
     for (size_t i = 0; i < src->n; i++) {
         CUgraphNode s = src->nodes[i];
         sim_work w;
         if (work_copy(&w, &s->w)) goto fail;
         CUgraph child = s->child ? graph_clone(s->child, NULL, NULL) : NULL;
-        if (s->child && !child) goto fail;
-        CUgraphNode deps[s->ndeps ? s->ndeps : 1];
-        for (size_t d = 0; d < s->ndeps; d++) {
-            size_t k = 0;
-            while (src->nodes[k] != s->deps[d]) k++;
-            deps[d] = g->nodes[k];
+        if (s->child && !child) {
+            if (w.kind == W_KERNEL) free(w.kern.buf);
+            if (w.kind == W_COPY) free(w.copy.stage);
+            goto fail;
         }
         CUgraphNode n;
-        if (node_add(g, s->type, &w, child, deps, s->ndeps, &n) != CUDA_SUCCESS) goto fail;
+        if (node_add(g, s->type, &w, child, NULL, 0, &n) != CUDA_SUCCESS) goto fail;
         n->copy = s->copy;
         n->set = s->set;
         n->ctx = s->ctx;
         if (map_from && map_to) for (size_t k = 0; map_from[k]; k++)
             if (map_from[k] == s) map_to[k] = n;
+    }
+    for (size_t i = 0; i < src->n; i++) {
+        CUgraphNode s = src->nodes[i], n = g->nodes[i];
+        if (!s->ndeps) continue;
+        n->deps = malloc(s->ndeps * sizeof *n->deps);
+        if (!n->deps) goto fail;
+        for (size_t d = 0; d < s->ndeps; d++) {
+            size_t k = 0;
+            while (src->nodes[k] != s->deps[d]) k++;
+            n->deps[d] = g->nodes[k];
+        }
+        n->ndeps = s->ndeps;
     }
     return g;
 fail:
@@ -1496,4 +1508,269 @@ SIM_EXPORT CUresult cuGraphExecChildGraphNodeSetParams(CUgraphExec hGraphExec, C
     UNLOCK();
     if (tmp) sim_exec_unref(tmp);
     return r;
+}
+
+/* ---- edges ------------------------------------------------------------------------------ */
+
+static CUresult get_edges(CUgraph hg, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *ed,
+                          size_t *num)
+{
+    SIM_NEED_INIT();
+    if (!num || (!from) != (!to)) return CUDA_ERROR_INVALID_VALUE;
+    LOCK();
+    CUgraph g = graph_check(hg);
+    if (g) {
+        size_t k = 0;
+        for (size_t i = 0; i < g->n; i++)
+            for (size_t d = 0; d < g->nodes[i]->ndeps; d++, k++)
+                if (from && k < *num) {
+                    from[k] = g->nodes[i]->deps[d];
+                    to[k] = g->nodes[i];
+                    if (ed) memset(&ed[k], 0, sizeof ed[k]);
+                }
+        if (from) for (size_t j = k; j < *num; j++) from[j] = to[j] = NULL;
+        if (!from || k < *num) *num = k;
+    }
+    UNLOCK();
+    return g ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+SIM_EXPORT CUresult cuGraphGetEdges(CUgraph hGraph, CUgraphNode *from, CUgraphNode *to, size_t *numEdges)
+{
+    SIM_ENTER();
+    return get_edges(hGraph, from, to, NULL, numEdges);
+}
+
+SIM_EXPORT CUresult cuGraphGetEdges_v2(CUgraph hGraph, CUgraphNode *from, CUgraphNode *to,
+                                       CUgraphEdgeData *edgeData, size_t *numEdges)
+{
+    SIM_ENTER();
+    return get_edges(hGraph, from, to, edgeData, numEdges);
+}
+
+static CUresult dependents(CUgraphNode hn, CUgraphNode *out, CUgraphEdgeData *ed, size_t *num)
+{
+    SIM_NEED_INIT();
+    if (!num) return CUDA_ERROR_INVALID_VALUE;
+    LOCK();
+    CUgraphNode n = node_check(hn);
+    if (n) {
+        size_t k = 0;
+        for (size_t i = 0; i < n->graph->n; i++) {
+            CUgraphNode o = n->graph->nodes[i];
+            for (size_t d = 0; d < o->ndeps; d++)
+                if (o->deps[d] == n) {
+                    if (out && k < *num) {
+                        out[k] = o;
+                        if (ed) memset(&ed[k], 0, sizeof ed[k]);
+                    }
+                    k++;
+                }
+        }
+        if (out) for (size_t j = k; j < *num; j++) out[j] = NULL;
+        if (!out || k < *num) *num = k;
+    }
+    UNLOCK();
+    return n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+SIM_EXPORT CUresult cuGraphNodeGetDependentNodes(CUgraphNode hNode, CUgraphNode *dependentNodes,
+                                                 size_t *numDependentNodes)
+{
+    SIM_ENTER();
+    return dependents(hNode, dependentNodes, NULL, numDependentNodes);
+}
+
+SIM_EXPORT CUresult cuGraphNodeGetDependentNodes_v2(CUgraphNode hNode, CUgraphNode *dependentNodes,
+                                                    CUgraphEdgeData *edgeData,
+                                                    size_t *numDependentNodes)
+{
+    SIM_ENTER();
+    return dependents(hNode, dependentNodes, edgeData, numDependentNodes);
+}
+
+static CUresult add_deps(CUgraph hg, const CUgraphNode *from, const CUgraphNode *to, size_t n)
+{
+    SIM_NEED_INIT();
+    if (n && (!from || !to)) return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = CUDA_SUCCESS;
+    LOCK();
+    CUgraph g = graph_check(hg);
+    if (!g) r = CUDA_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < n && r == CUDA_SUCCESS; i++) {
+        CUgraphNode f = node_check(from[i]), t = node_check(to[i]);
+        if (!f || !t || f->graph != g || t->graph != g || f == t) {
+            r = CUDA_ERROR_INVALID_VALUE;
+            break;
+        }
+        for (size_t d = 0; d < t->ndeps; d++)
+            if (t->deps[d] == f) r = CUDA_ERROR_INVALID_VALUE; /* already there */
+        if (r != CUDA_SUCCESS) break;
+        CUgraphNode *v = realloc(t->deps, (t->ndeps + 1) * sizeof *v);
+        if (!v) {
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+            break;
+        }
+        v[t->ndeps++] = f;
+        t->deps = v;
+    }
+    UNLOCK();
+    return r;
+}
+
+SIM_EXPORT CUresult cuGraphAddDependencies(CUgraph hGraph, const CUgraphNode *from,
+                                           const CUgraphNode *to, size_t numDependencies)
+{
+    SIM_ENTER();
+    return add_deps(hGraph, from, to, numDependencies);
+}
+
+SIM_EXPORT CUresult cuGraphAddDependencies_v2(CUgraph hGraph, const CUgraphNode *from,
+                                              const CUgraphNode *to, const CUgraphEdgeData *edgeData,
+                                              size_t numDependencies)
+{
+    SIM_ENTER();
+    (void)edgeData;
+    return add_deps(hGraph, from, to, numDependencies);
+}
+
+static CUresult remove_deps(CUgraph hg, const CUgraphNode *from, const CUgraphNode *to, size_t n)
+{
+    SIM_NEED_INIT();
+    if (n && (!from || !to)) return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = CUDA_SUCCESS;
+    LOCK();
+    CUgraph g = graph_check(hg);
+    if (!g) r = CUDA_ERROR_INVALID_VALUE;
+    for (size_t i = 0; i < n && r == CUDA_SUCCESS; i++) {
+        CUgraphNode t = node_check(to[i]);
+        bool found = false;
+        for (size_t d = 0; t && d < t->ndeps && !found; d++)
+            if (t->deps[d] == from[i]) {
+                memmove(&t->deps[d], &t->deps[d + 1], (t->ndeps - d - 1) * sizeof *t->deps);
+                t->ndeps--;
+                found = true;
+            }
+        if (!found) r = CUDA_ERROR_INVALID_VALUE;
+    }
+    UNLOCK();
+    return r;
+}
+
+SIM_EXPORT CUresult cuGraphRemoveDependencies(CUgraph hGraph, const CUgraphNode *from,
+                                              const CUgraphNode *to, size_t numDependencies)
+{
+    SIM_ENTER();
+    return remove_deps(hGraph, from, to, numDependencies);
+}
+
+SIM_EXPORT CUresult cuGraphRemoveDependencies_v2(CUgraph hGraph, const CUgraphNode *from,
+                                                 const CUgraphNode *to,
+                                                 const CUgraphEdgeData *edgeData,
+                                                 size_t numDependencies)
+{
+    SIM_ENTER();
+    (void)edgeData;
+    return remove_deps(hGraph, from, to, numDependencies);
+}
+
+SIM_EXPORT CUresult cuGraphDestroyNode(CUgraphNode hNode)
+{
+    SIM_ENTER();
+    SIM_NEED_INIT();
+    LOCK();
+    CUgraphNode n = node_check(hNode);
+    if (n) {
+        CUgraph g = n->graph;
+        for (size_t i = 0; i < g->n; i++) { /* drop edges into and out of it */
+            CUgraphNode o = g->nodes[i];
+            for (size_t d = 0; d < o->ndeps;)
+                if (o->deps[d] == n) {
+                    memmove(&o->deps[d], &o->deps[d + 1], (o->ndeps - d - 1) * sizeof *o->deps);
+                    o->ndeps--;
+                } else {
+                    d++;
+                }
+        }
+        for (size_t i = 0; i < g->n; i++)
+            if (g->nodes[i] == n) {
+                memmove(&g->nodes[i], &g->nodes[i + 1], (g->n - i - 1) * sizeof *g->nodes);
+                g->n--;
+                break;
+            }
+        node_free(n);
+    }
+    UNLOCK();
+    return n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+/* ---- capture dependencies ------------------------------------------------------------- */
+
+static CUresult update_capture_deps(CUstream h, bool ptsz, CUgraphNode *deps, size_t n,
+                                    unsigned flags)
+{
+    struct CUstream_st *s;
+    CUresult r = sim_stream_resolve(h, ptsz, &s);
+    if (r != CUDA_SUCCESS) return r;
+    if (flags > CU_STREAM_SET_CAPTURE_DEPENDENCIES || (n && !deps)) return CUDA_ERROR_INVALID_VALUE;
+    LOCK();
+    if (!s->cap || s->cap->status != CU_STREAM_CAPTURE_STATUS_ACTIVE) {
+        r = CUDA_ERROR_ILLEGAL_STATE;
+    } else {
+        for (size_t i = 0; i < n && r == CUDA_SUCCESS; i++)
+            if (!node_check(deps[i]) || deps[i]->graph != s->cap->graph) r = CUDA_ERROR_INVALID_VALUE;
+        if (r == CUDA_SUCCESS) {
+            size_t base = flags == CU_STREAM_SET_CAPTURE_DEPENDENCIES ? 0 : s->ncap_deps;
+            CUgraphNode *v = malloc((base + n + 1) * sizeof *v);
+            if (!v) {
+                r = CUDA_ERROR_OUT_OF_MEMORY;
+            } else {
+                size_t k = 0;
+                for (size_t i = 0; i < base; i++) v[k++] = s->cap_deps[i];
+                for (size_t i = 0; i < n; i++) {
+                    bool dup = false;
+                    for (size_t j = 0; j < k; j++) dup |= v[j] == deps[i];
+                    if (!dup) v[k++] = deps[i];
+                }
+                if (set_deps(s, v, k)) r = CUDA_ERROR_OUT_OF_MEMORY;
+                free(v);
+            }
+        }
+    }
+    UNLOCK();
+    return r;
+}
+
+SIM_EXPORT CUresult cuStreamUpdateCaptureDependencies(CUstream hStream, CUgraphNode *dependencies,
+                                                      size_t numDependencies, unsigned int flags)
+{
+    SIM_ENTER();
+    return update_capture_deps(hStream, false, dependencies, numDependencies, flags);
+}
+
+SIM_EXPORT CUresult cuStreamUpdateCaptureDependencies_ptsz(CUstream hStream, CUgraphNode *dependencies,
+                                                           size_t numDependencies, unsigned int flags)
+{
+    SIM_ENTER();
+    return update_capture_deps(hStream, true, dependencies, numDependencies, flags);
+}
+
+SIM_EXPORT CUresult cuStreamUpdateCaptureDependencies_v2(CUstream hStream, CUgraphNode *dependencies,
+                                                         const CUgraphEdgeData *dependencyData,
+                                                         size_t numDependencies, unsigned int flags)
+{
+    SIM_ENTER();
+    (void)dependencyData;
+    return update_capture_deps(hStream, false, dependencies, numDependencies, flags);
+}
+
+SIM_EXPORT CUresult cuStreamUpdateCaptureDependencies_v2_ptsz(CUstream hStream,
+                                                              CUgraphNode *dependencies,
+                                                              const CUgraphEdgeData *dependencyData,
+                                                              size_t numDependencies,
+                                                              unsigned int flags)
+{
+    SIM_ENTER();
+    (void)dependencyData;
+    return update_capture_deps(hStream, true, dependencies, numDependencies, flags);
 }

@@ -105,6 +105,66 @@ int main(void)
     CK(cuGraphMemsetNodeGetParams(ms, &back));
     CHECK(back.value == 4); /* the graph is unchanged */
 
+    /* Edges added after the nodes: the memset is inserted first but made to depend on the
+     * kernel, so it runs last — also inside a child graph (clone with a forward edge). */
+    CUgraph ge, outer;
+    CK(cuGraphCreate(&ge, 0));
+    CK(cuGraphCreate(&outer, 0));
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_MEMSET;
+    p.memset = (CUDA_MEMSET_NODE_PARAMS_v2){.dst = a, .value = 7, .elementSize = 4, .width = N, .height = 1};
+    CUgraphNode em, ek;
+    CK(cuGraphAddNode(&em, ge, NULL, NULL, 0, &p));
+    memset(&p, 0, sizeof p);
+    p.type = CU_GRAPH_NODE_TYPE_KERNEL;
+    v = 5;
+    p.kernel = (CUDA_KERNEL_NODE_PARAMS_v3){.func = fill, .gridDimX = 1, .gridDimY = 1, .gridDimZ = 1,
+                                            .blockDimX = 1, .blockDimY = 1, .blockDimZ = 1,
+                                            .kernelParams = args};
+    CK(cuGraphAddNode(&ek, ge, NULL, NULL, 0, &p));
+    CK(cuGraphAddDependencies(ge, &ek, &em, NULL, 1));
+    size_t ne = 0;
+    CK(cuGraphGetEdges(ge, NULL, NULL, NULL, &ne));
+    CHECK(ne == 1);
+    CUgraphNode dn[2];
+    size_t nd = 2;
+    CK(cuGraphNodeGetDependentNodes(ek, dn, NULL, &nd));
+    CHECK(nd == 1 && dn[0] == em);
+    CUgraphNode cn;
+    CK(cuGraphAddChildGraphNode(&cn, outer, NULL, 0, ge));
+    CUgraphExec xo;
+    CK(cuGraphInstantiate(&xo, outer, 0));
+    CK(cuGraphLaunch(xo, NULL));
+    CK(cuMemcpyDtoH(h, a, sizeof h));
+    CHECK(h[0] == 7);
+    CK(cuGraphRemoveDependencies(ge, &ek, &em, NULL, 1));
+    CK(cuGraphGetEdges(ge, NULL, NULL, NULL, &ne));
+    CHECK(ne == 0);
+    CK(cuGraphDestroyNode(em));
+    CK(cuGraphGetNodes(ge, NULL, &nn));
+    CHECK(nn == 1);
+    CK(cuGraphExecDestroy(xo));
+    CK(cuGraphDestroy(ge));
+    CK(cuGraphDestroy(outer));
+
+    /* Capture dependencies replaced mid-capture. */
+    CUstream s;
+    CK(cuStreamCreate(&s, 0));
+    CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+    CK(cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, s, args, NULL));
+    CK(cuStreamUpdateCaptureDependencies(s, NULL, NULL, 0, CU_STREAM_SET_CAPTURE_DEPENDENCIES));
+    CK(cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, s, args, NULL));
+    CUgraph gc;
+    CK(cuStreamEndCapture(s, &gc));
+    CUgraphNode two[2];
+    nn = 2;
+    CK(cuGraphGetNodes(gc, two, &nn));
+    CHECK(nn == 2);
+    CK(cuGraphNodeGetDependencies(two[1], NULL, NULL, &nd));
+    CHECK(nd == 0);
+    CK(cuGraphDestroy(gc));
+    CK(cuStreamDestroy(s));
+
     CK(cuGraphExecDestroy(x));
     CK(cuGraphExecDestroy(xm));
     CK(cuGraphDestroy(g1));
