@@ -123,6 +123,8 @@ typedef struct sim_global {
     sim_map handles;      /* sim_handle by pointer value */
     size_t device_bytes, peak_device_bytes, host_vmm_bytes, pinned_bytes;
     atomic_bool illegal_address;
+    atomic_ullong copied[5];     /* bytes copied, by DIR_* (index 0 unused) */
+    atomic_ullong kernels_run, graphs_run, faults;
     atomic_ullong next_id;
 } sim_global;
 extern sim_global g_sim;

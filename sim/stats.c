@@ -110,6 +110,13 @@ SIM_EXPORT int hmt_sim_write_stats(const char *path)
     cJSON_AddNumberToObject(o, "memory_limit", (double)g_opt.memory);
     pthread_mutex_unlock(&g_sim.mem_mu);
     cJSON_AddBoolToObject(o, "illegal_address", atomic_load(&g_sim.illegal_address));
+    cJSON_AddNumberToObject(o, "illegal_address_faults", (double)atomic_load(&g_sim.faults));
+    cJSON_AddNumberToObject(o, "kernels_run", (double)atomic_load(&g_sim.kernels_run));
+    cJSON_AddNumberToObject(o, "graphs_run", (double)atomic_load(&g_sim.graphs_run));
+    cJSON *cp = cJSON_AddObjectToObject(o, "copied_bytes");
+    static const char *const dirs[] = {NULL, "HtoD", "DtoH", "DtoD", "HtoH"};
+    for (int d = DIR_HD; d <= DIR_HH; d++)
+        cJSON_AddNumberToObject(cp, dirs[d], (double)atomic_load(&g_sim.copied[d]));
     cJSON *calls = cJSON_AddObjectToObject(o, "calls");
     pthread_mutex_lock(&g_sim.stat_mu);
     for (sim_fn *f = g_fns; f; f = f->next)

@@ -150,6 +150,7 @@ static void fault(struct CUstream_st *s, const char *what, uintptr_t addr)
                  "context now returns CUDA_ERROR_ILLEGAL_ADDRESS", what,
                  (unsigned long long)addr);
     sim_ctx_set_sticky(s->ctx, CUDA_ERROR_ILLEGAL_ADDRESS);
+    atomic_fetch_add(&g_sim.faults, 1);
 }
 
 void sim_work_run(sim_work *w, struct CUstream_st *s)
@@ -160,14 +161,21 @@ void sim_work_run(sim_work *w, struct CUstream_st *s)
     case W_COPY: {
         if (broken) break;
         uint64_t t0 = sim_now_ns();
-        if (sim_guarded(run_copy, w, &addr)) fault(s, "a copy", addr);
-        else throttle(w->copy.dir, w->copy.width * w->copy.height * (w->copy.depth ? w->copy.depth : 1), t0);
+        size_t bytes = w->copy.width * w->copy.height * (w->copy.depth ? w->copy.depth : 1);
+        if (sim_guarded(run_copy, w, &addr)) {
+            fault(s, "a copy", addr);
+        } else {
+            throttle(w->copy.dir, bytes, t0);
+            if (w->copy.dir >= DIR_HD && w->copy.dir <= DIR_HH)
+                atomic_fetch_add_explicit(&g_sim.copied[w->copy.dir], bytes, memory_order_relaxed);
+        }
         break;
     }
     case W_SET:
         if (!broken && sim_guarded(run_set, w, &addr)) fault(s, "a memset", addr);
         break;
     case W_KERNEL:
+        if (!broken) atomic_fetch_add_explicit(&g_sim.kernels_run, 1, memory_order_relaxed);
         if (!broken && sim_guarded(run_kernel, w, &addr)) {
             char what[160];
             snprintf(what, sizeof what, "kernel %s", w->kern.f->desc->name);
@@ -198,6 +206,7 @@ void sim_work_run(sim_work *w, struct CUstream_st *s)
         pthread_mutex_unlock(&g_sim.q_mu);
         break;
     case W_GRAPH:
+        if (!broken) atomic_fetch_add_explicit(&g_sim.graphs_run, 1, memory_order_relaxed);
         sim_exec_run(w->graph.exec, s);
         break;
     case W_FREE:

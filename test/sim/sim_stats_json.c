@@ -54,6 +54,11 @@ int main(void)
     CHECK(cJSON_IsNumber(c) && c->valuedouble == 3);
     c = cJSON_GetObjectItem(calls, "cuInit");
     CHECK(cJSON_IsNumber(c) && c->valuedouble == 1);
+    cJSON *cp = cJSON_GetObjectItem(o, "copied_bytes");
+    c = cJSON_GetObjectItem(cp, "HtoD");
+    CHECK(cJSON_IsNumber(c) && c->valuedouble == 12);
+    c = cJSON_GetObjectItem(o, "kernels_run");
+    CHECK(cJSON_IsNumber(c) && c->valuedouble == 0);
     cJSON_Delete(o);
 
     /* And on demand, to a path given by the caller. */
