@@ -91,7 +91,8 @@ static inline CUfunction res_func(CUmodule m, const char *name)
     return f;
 }
 
-/* The host reference: the same kernel function from the same .so, run on host memory. */
+/* The host reference: the same kernel function from the same .so, run on host memory.
+ * Not thread-safe on first use: call it once before starting threads. */
 static inline hmt_sim_kernel_fn res_host_kernel(const char *name)
 {
     static void *h;

@@ -53,6 +53,7 @@ static int body(void)
     hshared = malloc(BUF);
     CK(cuMemAlloc(&shared, BUF));
     res_put(shared, BUF, 7, hshared);
+    res_host_kernel("axpy");   /* load the host reference once, before the threads */
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, work, (void *)(intptr_t)i);
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
