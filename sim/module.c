@@ -92,12 +92,18 @@ static void ptx_layout(const char *ptx, const char *name, sim_func *f)
         if (al) align = strtoul(al + 6, NULL, 10);
         const char *br = strchr(buf, '[');
         if (br) count = strtoul(br + 1, NULL, 10);
-        if (!tsize || !count) {
+        /* PTX limits: alignment a power of two up to 128 here, parameters at most
+         * 32764 bytes in all (CUDA 12.1+). Anything else: keep the table's layout. */
+        if (!tsize || !count || count > 32764 || align > 128 || (align & (align - 1))) {
             free(v);
             return;
         }
         if (!align) align = tsize;
         off = (off + align - 1) / align * align;
+        if (off + tsize * count > 32764) {
+            free(v);
+            return;
+        }
         v[n++] = (hmt_sim_param){(uint16_t)off, (uint16_t)(tsize * count)};
         off += tsize * count;
     }
