@@ -132,6 +132,7 @@ int main(int argc, char **argv)
         FAIL("bad child output: '%s' / '%s'", out0, out1);
     double ev = res_stat(stats, "evictions"), fa = res_stat(stats, "faults");
     double peak_res = res_stat(stats, "peak_resident_bytes"), managed = res_stat(stats, "managed_bytes");
+    double redirects = res_stat(stats, "door_getproc_redirects");
     unlink(stats);
     printf("%s: without hmt %016llx (sim peak %zu), with hmt %016llx (sim peak %zu, budget %u); "
            "evictions %.0f faults %.0f peak_resident %.0f managed %.0f\n",
@@ -141,5 +142,7 @@ int main(int argc, char **argv)
     if (p1 > BUDGET) FAIL("sim peak device bytes %zu above the budget %u", p1, BUDGET);
     if (peak_res > BUDGET) FAIL("peak_resident_bytes above the budget");
     if (managed < 3.0 * BUDGET) FAIL("working set %.0f is not 3x the budget", managed);
+    if (!strcmp(mode, "getproc") && redirects < 5)
+        FAIL("cuGetProcAddress answered %.0f wrappers: the calls did not go through hmt", redirects);
     return 0;
 }
