@@ -78,7 +78,20 @@ typedef struct sim_region {
     unsigned long long id;
     struct sim_handle *h; /* REG_ALLOC: its backing */
     bool async;           /* from cuMemAllocAsync */
+    struct CUmemPoolHandle_st *pool; /* stream-ordered allocations: their pool */
 } sim_region;
+
+/* A memory pool (pool.c). The sim does not cache freed memory, so "reserved" equals
+ * "used"; the counters are kept for cuMemPoolGetAttribute (mem_mu). */
+struct CUmemPoolHandle_st {
+    uint64_t magic;
+    CUmemPoolProps props;
+    uint64_t release_threshold;
+    int reuse[3];
+    size_t used, used_high;
+};
+struct CUmemPoolHandle_st *sim_pool_current(void);   /* the device's current pool */
+bool sim_pool_valid(struct CUmemPoolHandle_st *p);
 
 typedef struct sim_handle {
     uint64_t magic;

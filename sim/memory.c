@@ -26,7 +26,7 @@ static CUresult need_ctx(CUcontext *c)
 }
 
 /* mem_mu held. */
-static CUresult alloc_locked(CUcontext c, size_t size, bool async, CUdeviceptr *out)
+static CUresult alloc_locked(CUcontext c, size_t size, struct CUmemPoolHandle_st *pool, CUdeviceptr *out)
 {
     size_t span = round_up(size, SIM_PAGE);
     size_t align = span >= SIM_GRANULARITY ? SIM_GRANULARITY : SIM_PAGE;
@@ -45,13 +45,17 @@ static CUresult alloc_locked(CUcontext c, size_t size, bool async, CUdeviceptr *
     if (sim_arena_alloc(&g_sim.va, span, align, &va)) goto oom_phys;
     if (sim_va_map(va, span, off, PROT_READ | PROT_WRITE)) goto oom_va;
     *reg = (sim_region){.kind = REG_ALLOC, .va = va, .size = size, .span = span, .ctx = c,
-                        .id = h->id, .h = h, .async = async};
+                        .id = h->id, .h = h, .async = pool != NULL, .pool = pool};
     *m = (sim_mapping){.va = va, .size = span, .h = h,
                        .access = CU_MEM_ACCESS_FLAGS_PROT_READWRITE, .reg = reg};
     if (sim_map_insert(&g_sim.regions, va, span, reg)) goto oom_map;
     if (sim_map_insert(&g_sim.mappings, va, span, m)) {
         sim_map_remove(&g_sim.regions, va);
         goto oom_map;
+    }
+    if (pool) {
+        pool->used += span;
+        if (pool->used > pool->used_high) pool->used_high = pool->used;
     }
     *out = (CUdeviceptr)va;
     return CUDA_SUCCESS;
@@ -68,14 +72,14 @@ oom:
     return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
-static CUresult mem_alloc(CUdeviceptr *dptr, size_t size, bool async)
+static CUresult mem_alloc(CUdeviceptr *dptr, size_t size)
 {
     CUcontext c;
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
     if (!dptr || size == 0) return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&g_sim.mem_mu);
-    r = alloc_locked(c, size, async, dptr);
+    r = alloc_locked(c, size, NULL, dptr);
     pthread_mutex_unlock(&g_sim.mem_mu);
     return r;
 }
@@ -83,7 +87,7 @@ static CUresult mem_alloc(CUdeviceptr *dptr, size_t size, bool async)
 SIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
     SIM_ENTER();
-    return mem_alloc(dptr, bytesize, false);
+    return mem_alloc(dptr, bytesize);
 }
 
 SIM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
@@ -92,7 +96,7 @@ SIM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsign
     if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST)
         return CUDA_ERROR_INVALID_VALUE;
     /* Device memory is host-addressable in the sim, so managed memory is just memory. */
-    return mem_alloc(dptr, bytesize, false);
+    return mem_alloc(dptr, bytesize);
 }
 
 SIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes,
@@ -103,7 +107,7 @@ SIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t
         (ElementSizeBytes != 4 && ElementSizeBytes != 8 && ElementSizeBytes != 16))
         return CUDA_ERROR_INVALID_VALUE;
     size_t pitch = round_up(WidthInBytes, 512);
-    CUresult r = mem_alloc(dptr, pitch * Height, false);
+    CUresult r = mem_alloc(dptr, pitch * Height);
     if (r == CUDA_SUCCESS) *pPitch = pitch;
     return r;
 }
@@ -122,6 +126,7 @@ CUresult sim_mem_free(uintptr_t va)
     sim_map_remove(&g_sim.regions, va);
     sim_handle_unref(reg->h);
     sim_arena_free(&g_sim.va, va, reg->span);
+    if (reg->pool) reg->pool->used -= reg->span;
     pthread_mutex_unlock(&g_sim.mem_mu);
     free(reg);
     return CUDA_SUCCESS;
@@ -180,7 +185,8 @@ SIM_EXPORT CUresult cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, C
 
 /* ---- stream-ordered allocation ------------------------------------------------------- */
 
-static CUresult alloc_async(CUdeviceptr *dptr, size_t size, CUstream h, bool ptsz)
+CUresult sim_alloc_async(CUdeviceptr *dptr, size_t size, struct CUmemPoolHandle_st *pool,
+                         CUstream h, bool ptsz)
 {
     struct CUstream_st *s;
     CUresult r = sim_stream_resolve(h, ptsz, &s);
@@ -194,7 +200,8 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t size, CUstream h, bool pts
     /* Memory is taken now; stream order only matters for reuse, which the sim never
      * does before the free has run. */
     pthread_mutex_lock(&g_sim.mem_mu);
-    r = alloc_locked(s->ctx, size, true, dptr);
+    if (!pool) pool = sim_pool_current();
+    r = sim_pool_valid(pool) ? alloc_locked(s->ctx, size, pool, dptr) : CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_unlock(&g_sim.mem_mu);
     return r;
 }
@@ -202,13 +209,13 @@ static CUresult alloc_async(CUdeviceptr *dptr, size_t size, CUstream h, bool pts
 SIM_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
     SIM_ENTER();
-    return alloc_async(dptr, bytesize, hStream, false);
+    return sim_alloc_async(dptr, bytesize, NULL, hStream, false);
 }
 
 SIM_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
     SIM_ENTER();
-    return alloc_async(dptr, bytesize, hStream, true);
+    return sim_alloc_async(dptr, bytesize, NULL, hStream, true);
 }
 
 static CUresult free_async(CUdeviceptr dptr, CUstream h, bool ptsz)
@@ -403,6 +410,7 @@ typedef struct ptr_info {
     unsigned long long id;
     unsigned access;
     unsigned long long handle_types;
+    CUmemoryPool pool;
 } ptr_info;
 
 static void lookup(uintptr_t p, ptr_info *pi)
@@ -420,6 +428,7 @@ static void lookup(uintptr_t p, ptr_info *pi)
             pi->range_size = m->reg->size;
             pi->id = m->reg->id;
             pi->access = CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE;
+            pi->pool = m->reg->pool;
         } else {
             pi->vmm = true;
             pi->host_located = !m->h->device;
@@ -484,7 +493,7 @@ static CUresult attr_one(void *data, CUpointer_attribute a, uintptr_t p, const p
         break;
     case CU_POINTER_ATTRIBUTE_IS_GPU_DIRECT_RDMA_CAPABLE: *(int *)data = 0; break;
     case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS: *(unsigned *)data = pi->access; break;
-    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: *(CUmemoryPool *)data = NULL; break;
+    case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE: *(CUmemoryPool *)data = pi->pool; break;
     case CU_POINTER_ATTRIBUTE_MAPPING_SIZE: *(size_t *)data = pi->map_size; break;
     case CU_POINTER_ATTRIBUTE_MAPPING_BASE_ADDR: *(void **)data = (void *)pi->map_base; break;
     case CU_POINTER_ATTRIBUTE_MEMORY_BLOCK_ID: *(unsigned long long *)data = pi->id; break;

@@ -1,6 +1,7 @@
 /* sim_async_alloc: cuMemAllocAsync memory is usable in stream order; cuMemFreeAsync frees
  * only when the stream reaches it (a kernel queued before the free still runs fine), and
- * the bytes come back once it has. Pageable-source async copies are staged at the call. */
+ * the bytes come back once it has. Pageable-source async copies are staged at the call.
+ * Memory pools: default and explicit pools, their attributes and usage counters. */
 #include "sim_test.h"
 
 int main(void)
@@ -42,6 +43,42 @@ int main(void)
     CHECK(back[0] == 1 && back[3] == 4);
     CK(cuMemFreeAsync(d, s));
     CK(cuStreamSynchronize(s));
+
+    /* Pools: the default pool counts what stream-ordered allocation takes; an explicit
+     * pool does the same and names itself in the pointer's attributes. */
+    CUmemoryPool defp, cur, mine;
+    CK(cuDeviceGetDefaultMemPool(&defp, 0));
+    CK(cuDeviceGetMemPool(&cur, 0));
+    CHECK(defp == cur);
+    cuuint64_t used0, used, thr = 1 << 30;
+    CK(cuMemPoolGetAttribute(defp, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used0));
+    CK(cuMemAllocAsync(&d, 3 << 20, s));
+    CK(cuMemPoolGetAttribute(defp, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
+    CHECK(used == used0 + (3 << 20));
+    CK(cuMemPoolSetAttribute(defp, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr));
+    thr = 0;
+    CK(cuMemPoolGetAttribute(defp, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr));
+    CHECK(thr == 1 << 30);
+    CUmemPoolProps pp = {.allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+                         .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    CK(cuMemPoolCreate(&mine, &pp));
+    CUdeviceptr e;
+    CK(cuMemAllocFromPoolAsync(&e, 4096, mine, s));
+    CUmemoryPool owner;
+    CK(cuPointerGetAttribute(&owner, CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE, e));
+    CHECK(owner == mine);
+    CK(cuMemPoolGetAttribute(mine, CU_MEMPOOL_ATTR_USED_MEM_HIGH, &used));
+    CHECK(used == 4096);
+    CK(cuMemFreeAsync(e, s));
+    CK(cuMemFreeAsync(d, s));
+    CK(cuStreamSynchronize(s));
+    CK(cuMemPoolGetAttribute(mine, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
+    CHECK(used == 0);
+    CK(cuMemPoolTrimTo(mine, 0));
+    CK(cuMemPoolDestroy(mine));
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuMemAllocFromPoolAsync(&e, 4096, mine, s));
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuMemPoolDestroy(defp)); /* the default pool stays */
+    CHECK(dev_bytes() == base);
     CK(cuMemFreeHost(pinned));
     CK(cuStreamDestroy(s));
     return 0;
