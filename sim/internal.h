@@ -89,6 +89,7 @@ struct CUmemPoolHandle_st {
     uint64_t release_threshold;
     int reuse[3];
     size_t used, used_high;
+    struct CUmemPoolHandle_st *next;   /* every pool made (kept for late frees) */
 };
 struct CUmemPoolHandle_st *sim_pool_current(void);   /* the device's current pool */
 bool sim_pool_valid(struct CUmemPoolHandle_st *p);

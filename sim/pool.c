@@ -19,6 +19,7 @@ static struct CUmemPoolHandle_st g_default_pool = {
     .reuse = {1, 1, 1},
 };
 static struct CUmemPoolHandle_st *g_current_pool = &g_default_pool;
+static struct CUmemPoolHandle_st *g_pools; /* made by cuMemPoolCreate, never freed */
 
 CUresult sim_alloc_async(CUdeviceptr *dptr, size_t size, struct CUmemPoolHandle_st *pool,
                          CUstream h, bool ptsz);
@@ -78,6 +79,10 @@ SIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *pr
     struct CUmemPoolHandle_st *p = calloc(1, sizeof *p);
     if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
     *p = (struct CUmemPoolHandle_st){.magic = SIM_MAGIC_POOL, .props = *props, .reuse = {1, 1, 1}};
+    pthread_mutex_lock(&g_sim.mem_mu);
+    p->next = g_pools;
+    g_pools = p;
+    pthread_mutex_unlock(&g_sim.mem_mu);
     *pool = p;
     return CUDA_SUCCESS;
 }
@@ -90,7 +95,7 @@ SIM_EXPORT CUresult cuMemPoolDestroy(CUmemoryPool pool)
     pthread_mutex_lock(&g_sim.mem_mu);
     if (valid_locked(pool) && pool != &g_default_pool) {
         /* Outstanding allocations stay valid until freed, as in CUDA; the struct is kept
-         * for them (and leaks by design: pools are few). */
+         * for them (g_pools: pools are few). */
         pool->magic = 0;
         if (g_current_pool == pool) g_current_pool = &g_default_pool;
         r = CUDA_SUCCESS;
