@@ -1,5 +1,6 @@
 /* sim_stress: 4 threads for about 2 s each allocate (cuMemAlloc and VMM), copy, launch on
- * their own streams and the shared legacy stream, verify, and free — checking results,
+ * their own streams and the shared legacy stream, capture and launch small graphs, order
+ * a second stream through events, verify, and free — checking results,
  * that no illegal address was reported, and that every byte came back. Run it under
  * TSan/ASan (HMT_SANITIZE) to check the sim's locking. */
 #include "sim_test.h"
@@ -22,8 +23,9 @@ static void *worker(void *arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg;
     CK(cuCtxSetCurrent(g_ctx));
-    CUstream s;
+    CUstream s, s2;
     CK(cuStreamCreate(&s, (seed & 1) ? CU_STREAM_NON_BLOCKING : 0));
+    CK(cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
     CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
                                 .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
     CUmemAccessDesc ad = {.location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0},
@@ -59,6 +61,32 @@ static void *worker(void *arg)
                 break;
             }
         if (iter % 8 == 0) CK(cuMemsetD8(a, 0, n * 4)); /* legacy stream, shared */
+        if (iter % 4 == 0) {
+            /* Capture a fill into a graph, launch it on s, and order a second stream after
+             * it through an event. */
+            uint32_t z = 5 + (uint32_t)iter;
+            void *fz[] = {&a, &z, &n};
+            CUgraph g;
+            CUgraphExec x;
+            CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+            CK(cuLaunchKernel(g_fill, 1, 1, 1, 1, 1, 1, 0, s, fz, NULL));
+            CK(cuStreamEndCapture(s, &g));
+            CK(cuGraphInstantiate(&x, g, 0));
+            CK(cuGraphLaunch(x, s));
+            CUevent ev;
+            CK(cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING));
+            CK(cuEventRecord(ev, s));
+            CK(cuStreamWaitEvent(s2, ev, 0));
+            CK(cuMemcpyDtoHAsync(h, a, 4, s2));
+            CK(cuStreamSynchronize(s2));
+            if (h[0] != z) {
+                fprintf(stderr, "thread %u iter %d: graph wrote %u, expected %u\n", seed, iter, h[0], z);
+                __atomic_store_n(&g_fail, 1, __ATOMIC_RELAXED);
+            }
+            CK(cuEventDestroy(ev));
+            CK(cuGraphExecDestroy(x));
+            CK(cuGraphDestroy(g));
+        }
         CK(cuMemUnmap(va, 2 << 20));
         CK(cuMemAddressFree(va, 2 << 20));
         CK(cuMemFreeAsync(b, s));
@@ -67,6 +95,7 @@ static void *worker(void *arg)
     }
     CK(cuStreamSynchronize(s));
     CK(cuStreamDestroy(s));
+    CK(cuStreamDestroy(s2));
     free(h);
     return NULL;
 }
