@@ -34,10 +34,12 @@ int main(void)
     /* Pageable source: the call may return before the copy ran; changing the source
      * afterwards must not change what arrives. */
     CK(cuMemAllocAsync(&d, 4096, s));
-    KERNEL_LAUNCH(sleep_k, s, &us);
+    sim_gate gate = gate_new();
+    gate_hold(&gate, s); /* the copy cannot run before src changes */
     uint32_t src[4] = {1, 2, 3, 4};
     CK(cuMemcpyHtoDAsync(d, src, sizeof src, s));
     src[0] = 100;
+    gate_open(&gate);
     uint32_t back[4];
     CK(cuMemcpyDtoHAsync(back, d, sizeof back, s)); /* pageable destination: synchronous */
     CHECK(back[0] == 1 && back[3] == 4);
@@ -80,6 +82,7 @@ int main(void)
     EXPECT(CUDA_ERROR_INVALID_VALUE, cuMemPoolDestroy(defp)); /* the default pool stays */
     CHECK(dev_bytes() == base);
     CK(cuMemFreeHost(pinned));
+    CK(cuMemFreeHost((void *)(uintptr_t)gate.word));
     CK(cuStreamDestroy(s));
     return 0;
 }

@@ -95,13 +95,19 @@ static int inflight_case(bool fence)
     CUdeviceptr va = map_chunk(sz, &h, true);
     CUdeviceptr out;
     CK(cuMemAlloc(&out, 8));
-    uint32_t us = 50000;
+    uint32_t us = 1000;
     uint64_t n = sz;
+    sim_gate gate = gate_new();
+    gate_hold(&gate, s); /* the kernel cannot start before the unmap below */
     KERNEL_LAUNCH(sleep_k, s, &us);
     KERNEL_LAUNCH(sum, s, &va, &n, &out);
-    if (fence) CK(cuStreamSynchronize(s));
+    if (fence) {
+        gate_open(&gate);
+        CK(cuStreamSynchronize(s));
+    }
     CK(cuMemUnmap(va, sz)); /* returns at once either way */
     CK(cuMemRelease(h));
+    gate_open(&gate);
     if (fence) {
         CK(cuStreamSynchronize(s));
         return 0;

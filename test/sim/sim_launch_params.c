@@ -74,10 +74,12 @@ int main(void)
     CUstream s;
     CK(cuStreamCreate(&s, 0));
     CUfunction sleep_k = sim_test_fn(m, "sleep_us");
-    uint32_t us = 20000;
-    KERNEL_LAUNCH(sleep_k, s, &us);
+    (void)sleep_k;
+    sim_gate gate = gate_new();
+    gate_hold(&gate, s); /* the kernel cannot run before v changes */
     CK(cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, s, kp, NULL));
     v = 13;
+    gate_open(&gate);
     CK(cuStreamSynchronize(s));
     CK(cuMemcpyDtoH(h, d, sizeof h));
     CHECK(h[5] == 12);
@@ -169,6 +171,7 @@ int main(void)
     EXPECT(CUDA_ERROR_FILE_NOT_FOUND, cuModuleLoad(&m, "/nonexistent/k.so"));
 
     CK(cuStreamDestroy(s));
+    CK(cuMemFreeHost((void *)(uintptr_t)gate.word));
     CK(cuMemFree(d));
     CK(cuMemFree(src));
     CK(cuMemFree(pp));

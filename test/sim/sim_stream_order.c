@@ -1,7 +1,8 @@
 /* sim_stream_order: work on one stream runs in order; events, cuStreamWaitEvent, host
  * functions and the legacy default stream order work across streams as CUDA does.
  * Each check is set up so that ignoring the ordering would give a wrong value: the
- * producer sleeps 50 ms in a kernel before writing. */
+ * producer's stream is held by a gate (a stream wait on a pinned word) until the consumer
+ * has been queued, so no result depends on timing. */
 #include "sim_test.h"
 
 #include <stdatomic.h>
@@ -35,7 +36,9 @@ int main(void)
     CK(cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING));
     CK(cuEventCreate(&t0, 0));
     CK(cuEventCreate(&t1, 0));
+    sim_gate gate = gate_new();
     CK(cuEventRecord(t0, a));
+    gate_hold(&gate, a); /* a cannot finish before we look */
     KERNEL_LAUNCH(sleep_k, a, &us);
     KERNEL_LAUNCH(fill, a, &x, &one, &n1);
     CK(cuEventRecord(ev, a));
@@ -44,6 +47,8 @@ int main(void)
     EXPECT(CUDA_ERROR_NOT_READY, cuStreamQuery(a));
     CK(cuStreamWaitEvent(b, ev, 0));
     KERNEL_LAUNCH(copy, b, &y, &x, &n1);
+    EXPECT(CUDA_ERROR_NOT_READY, cuStreamQuery(b));
+    gate_open(&gate);
     CK(cuStreamSynchronize(b));
     uint32_t v;
     CK(cuMemcpyDtoH(&v, y, 4));
@@ -55,14 +60,16 @@ int main(void)
     EXPECT(CUDA_ERROR_INVALID_HANDLE, cuEventElapsedTime(&ms, t0, ev)); /* timing disabled */
 
     /* 2. Legacy default stream waits for blocking streams, and they wait for it. */
-    KERNEL_LAUNCH(sleep_k, a, &us);
+    gate_hold(&gate, a);
     KERNEL_LAUNCH(fill, a, &x, &two, &n1);
     KERNEL_LAUNCH(copy, NULL, &y, &x, &n1);      /* legacy: after a's work */
+    gate_open(&gate);
     CK(cuMemcpyDtoH(&v, y, 4));
     CHECK(v == 2);
-    KERNEL_LAUNCH(sleep_k, NULL, &us);
+    gate_hold(&gate, NULL);
     KERNEL_LAUNCH(fill, NULL, &x, &one, &n1);
     KERNEL_LAUNCH(copy, b, &y, &x, &n1);         /* blocking stream: after legacy work */
+    gate_open(&gate);
     CK(cuStreamSynchronize(b));
     CK(cuMemcpyDtoH(&v, y, 4));
     CHECK(v == 1);
@@ -73,10 +80,12 @@ int main(void)
     *pinned = 0;
     CUdeviceptr pd;
     CK(cuMemHostGetDevicePointer(&pd, pinned, 0));
-    KERNEL_LAUNCH(sleep_k, nb, &us);
+    gate_hold(&gate, nb);
     KERNEL_LAUNCH(inc, nb, &pd);
     CK(cuLaunchHostFunc(nb, host_fn, pinned));
     KERNEL_LAUNCH(inc, nb, &pd);
+    CHECK(atomic_load(&host_seen) == -1);
+    gate_open(&gate);
     CK(cuStreamSynchronize(nb));
     CHECK(atomic_load(&host_seen) == 1);
     CHECK(*pinned == 2);
@@ -91,10 +100,11 @@ int main(void)
     /* 5. Destroying a stream with queued work lets the work finish. */
     CUstream tmp;
     CK(cuStreamCreate(&tmp, 0));
-    KERNEL_LAUNCH(sleep_k, tmp, &us);
+    gate_hold(&gate, tmp);
     KERNEL_LAUNCH(fill, tmp, &x, &two, &n1);
     CK(cuEventRecord(ev, tmp));
     CK(cuStreamDestroy(tmp));
+    gate_open(&gate);
     CK(cuEventSynchronize(ev));
     CK(cuMemcpyDtoH(&v, x, 4));
     CHECK(v == 2);
@@ -105,6 +115,7 @@ int main(void)
     CK(cuEventDestroy(t1));
     CK(cuEventDestroy(fresh));
     CK(cuMemFreeHost(pinned));
+    CK(cuMemFreeHost((void *)(uintptr_t)gate.word));
     CK(cuStreamDestroy(a));
     CK(cuStreamDestroy(b));
     CK(cuStreamDestroy(nb));

@@ -82,6 +82,27 @@ static inline void *sim_test_hook(const char *name)
     return p;
 }
 
+/* A gate: work queued on a stream after gate_hold() waits until gate_open(), so tests
+ * order things without relying on timing (cuStreamWaitValue32 on a pinned word). */
+typedef struct sim_gate { volatile uint32_t *word; CUdeviceptr dptr; } sim_gate;
+
+static inline sim_gate gate_new(void)
+{
+    sim_gate g;
+    CK(cuMemAllocHost((void **)&g.word, sizeof *g.word));
+    *g.word = 0;
+    CK(cuMemHostGetDevicePointer(&g.dptr, (void *)(uintptr_t)g.word, 0));
+    return g;
+}
+
+static inline void gate_hold(sim_gate *g, CUstream s)
+{
+    __atomic_store_n(g->word, 0, __ATOMIC_SEQ_CST);
+    CK(cuStreamWaitValue32(s, g->dptr, 1, CU_STREAM_WAIT_VALUE_EQ));
+}
+
+static inline void gate_open(sim_gate *g) { __atomic_store_n(g->word, 1, __ATOMIC_SEQ_CST); }
+
 #define KERNEL_LAUNCH(f, stream, ...)                                                    \
     do {                                                                                 \
         void *args_[] = {__VA_ARGS__};                                                   \
