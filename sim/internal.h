@@ -78,6 +78,7 @@ typedef struct sim_region {
     unsigned long long id;
     struct sim_handle *h; /* REG_ALLOC: its backing */
     bool async;           /* from cuMemAllocAsync */
+    bool managed;         /* from cuMemAllocManaged */
     struct CUmemPoolHandle_st *pool; /* stream-ordered allocations: their pool */
 } sim_region;
 

@@ -72,7 +72,7 @@ oom:
     return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
-static CUresult mem_alloc(CUdeviceptr *dptr, size_t size)
+static CUresult mem_alloc(CUdeviceptr *dptr, size_t size, bool managed)
 {
     CUcontext c;
     CUresult r = need_ctx(&c);
@@ -80,6 +80,10 @@ static CUresult mem_alloc(CUdeviceptr *dptr, size_t size)
     if (!dptr || size == 0) return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&g_sim.mem_mu);
     r = alloc_locked(c, size, NULL, dptr);
+    if (r == CUDA_SUCCESS && managed) {
+        sim_ent *e = sim_map_find(&g_sim.regions, (uintptr_t)*dptr);
+        ((sim_region *)e->obj)->managed = true;
+    }
     pthread_mutex_unlock(&g_sim.mem_mu);
     return r;
 }
@@ -87,7 +91,7 @@ static CUresult mem_alloc(CUdeviceptr *dptr, size_t size)
 SIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
     SIM_ENTER();
-    return mem_alloc(dptr, bytesize);
+    return mem_alloc(dptr, bytesize, false);
 }
 
 SIM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
@@ -95,8 +99,9 @@ SIM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsign
     SIM_ENTER();
     if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST)
         return CUDA_ERROR_INVALID_VALUE;
-    /* Device memory is host-addressable in the sim, so managed memory is just memory. */
-    return mem_alloc(dptr, bytesize);
+    /* Device memory is host-addressable in the sim, so managed memory is just memory
+     * (no migration); it answers IS_MANAGED = 1. */
+    return mem_alloc(dptr, bytesize, true);
 }
 
 SIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes,
@@ -107,7 +112,7 @@ SIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t
         (ElementSizeBytes != 4 && ElementSizeBytes != 8 && ElementSizeBytes != 16))
         return CUDA_ERROR_INVALID_VALUE;
     size_t pitch = round_up(WidthInBytes, 512);
-    CUresult r = mem_alloc(dptr, pitch * Height);
+    CUresult r = mem_alloc(dptr, pitch * Height, false);
     if (r == CUDA_SUCCESS) *pPitch = pitch;
     return r;
 }
@@ -403,7 +408,7 @@ SIM_EXPORT CUresult cuMemHostGetFlags(unsigned int *pFlags, void *p)
 /* ---- pointer attributes ----------------------------------------------------------------- */
 
 typedef struct ptr_info {
-    bool known, device, host_located, vmm;
+    bool known, device, host_located, vmm, managed;
     CUcontext ctx;
     uintptr_t range_start, map_base;
     size_t range_size, map_size;
@@ -429,6 +434,7 @@ static void lookup(uintptr_t p, ptr_info *pi)
             pi->id = m->reg->id;
             pi->access = CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE;
             pi->pool = m->reg->pool;
+            pi->managed = m->reg->managed;
         } else {
             pi->vmm = true;
             pi->host_located = !m->h->device;
@@ -480,7 +486,7 @@ static CUresult attr_one(void *data, CUpointer_attribute a, uintptr_t p, const p
         break;
     case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: *(int *)data = 0; break;
     case CU_POINTER_ATTRIBUTE_BUFFER_ID: *(unsigned long long *)data = pi->id; break;
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED: *(int *)data = 0; break;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED: *(int *)data = pi->managed; break;
     case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: *(int *)data = k ? 0 : -2; break;
     case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
         *(int *)data = k && pi->device && !pi->vmm;

@@ -30,6 +30,15 @@ int main(void)
     CK(cuPointerGetAttribute(&id2, CU_POINTER_ATTRIBUTE_BUFFER_ID, d2));
     CHECK(id1 != id2);
 
+    int managed = 7;
+    CK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, d));
+    CHECK(managed == 0);
+    CUdeviceptr mm;
+    CK(cuMemAllocManaged(&mm, 4096, CU_MEM_ATTACH_GLOBAL));
+    CK(cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED, mm));
+    CHECK(managed == 1);
+    CK(cuMemFree(mm));
+
     /* Pinned host memory. */
     void *p;
     CK(cuMemHostAlloc(&p, 5000, CU_MEMHOSTALLOC_DEVICEMAP));
