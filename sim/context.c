@@ -667,6 +667,8 @@ SIM_EXPORT CUresult cuCtxSetCacheConfig(CUfunc_cache config)
 
 CUresult sim_ctx_sync(CUcontext c)
 {
+    CUresult cr = sim_capture_unsafe_call(); /* a device-wide sync cannot be captured */
+    if (cr != CUDA_SUCCESS) return cr;
     pthread_mutex_lock(&g_sim.ctx_mu);
     size_t n = 0;
     for (struct CUstream_st *s = c->streams; s; s = s->next) n++;

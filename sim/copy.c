@@ -42,6 +42,8 @@ static bool dev_ok(const void *p)
     return is_dev(p) || is_pinned(p, 1);
 }
 
+CUresult sim_capture_invalidate_locked(struct CUstream_st *s);
+
 static CUresult go(CUstream h, int mode, sim_work *w)
 {
     struct CUstream_st *s;
@@ -52,6 +54,19 @@ static CUresult go(CUstream h, int mode, sim_work *w)
         if (w->copy.width == 0 || w->copy.height == 0) return CUDA_SUCCESS;
         bool ddev = is_dev(w->copy.dst), sdev = is_dev(w->copy.src);
         w->copy.dir = ddev ? (sdev ? DIR_DD : DIR_HD) : (sdev ? DIR_DH : DIR_HH);
+        /* A copy to or from pageable memory is (partly) synchronous, which a capture cannot
+         * hold: refused, and the capture is invalidated (the sim's reading of the rule
+         * that makes `.cpu()` fail inside a PyTorch graph capture). */
+        pthread_mutex_lock(&g_sim.q_mu);
+        bool capturing = s->cap != NULL;
+        pthread_mutex_unlock(&g_sim.q_mu);
+        if (capturing && ((!sdev && !is_pinned(w->copy.src, copy_extent(w, true))) ||
+                          (!ddev && !is_pinned(w->copy.dst, copy_extent(w, false))))) {
+            pthread_mutex_lock(&g_sim.q_mu);
+            r = s->cap ? sim_capture_invalidate_locked(s) : CUDA_SUCCESS;
+            pthread_mutex_unlock(&g_sim.q_mu);
+            if (r != CUDA_SUCCESS) return r;
+        }
         if (!sync && !sdev && !is_pinned(w->copy.src, copy_extent(w, true))) {
             /* Pageable source: stage it now, packed. */
             size_t depth = w->copy.depth ? w->copy.depth : 1;

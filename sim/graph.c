@@ -61,6 +61,7 @@ struct sim_exec {
 struct sim_capture {
     struct sim_capture *next;
     bool ended;
+    pthread_t owner;           /* the thread that began it */
     CUgraph graph;
     CUstreamCaptureStatus status;
     CUstreamCaptureMode mode;
@@ -1049,7 +1050,8 @@ static CUresult begin_capture(CUstream h, bool ptsz, CUstreamCaptureMode mode)
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     *c = (struct sim_capture){.graph = g, .status = CU_STREAM_CAPTURE_STATUS_ACTIVE, .mode = mode,
-                              .id = atomic_fetch_add(&g_capture_id, 1), .origin = s};
+                              .id = atomic_fetch_add(&g_capture_id, 1), .origin = s,
+                              .owner = pthread_self()};
     LOCK();
     if (s->cap) r = CUDA_ERROR_ILLEGAL_STATE;
     else {
@@ -1229,7 +1231,31 @@ SIM_EXPORT CUresult cuStreamGetCaptureInfo_v3_ptsz(CUstream hStream, CUstreamCap
     return capture_info(hStream, true, st, id, graph, deps, edges, ndeps);
 }
 
-static __thread CUstreamCaptureMode tl_capture_mode;
+static __thread CUstreamCaptureMode tl_capture_mode; /* GLOBAL (0) unless exchanged */
+
+/* "Potentially unsafe" calls (allocation, freeing, pinning, device-wide sync) during
+ * capture, with CUDA's rules: a thread whose capture-interaction mode is not RELAXED may
+ * not make them while it has its own non-relaxed capture going, nor — in GLOBAL mode —
+ * while any thread has a GLOBAL capture going. A violation returns
+ * CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates those captures. */
+CUresult sim_capture_unsafe_call(void)
+{
+    if (tl_capture_mode == CU_STREAM_CAPTURE_MODE_RELAXED) return CUDA_SUCCESS;
+    CUresult r = CUDA_SUCCESS;
+    LOCK();
+    for (struct sim_capture *c = g_captures; c; c = c->next) {
+        if (c->ended) continue;
+        bool own = pthread_equal(c->owner, pthread_self()) && c->mode != CU_STREAM_CAPTURE_MODE_RELAXED;
+        bool global = tl_capture_mode == CU_STREAM_CAPTURE_MODE_GLOBAL &&
+                      c->mode == CU_STREAM_CAPTURE_MODE_GLOBAL;
+        if (own || global) {
+            c->status = CU_STREAM_CAPTURE_STATUS_INVALIDATED;
+            r = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+        }
+    }
+    UNLOCK();
+    return r;
+}
 
 SIM_EXPORT CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode)
 {

@@ -302,6 +302,8 @@ CUresult sim_pack_params(sim_func *f, void **kernelParams, void **extra, char **
 /* stream.c calls this for work submitted to a capturing stream (q_mu held). */
 CUresult sim_capture_add(struct CUstream_st *s, sim_work *w);
 void sim_exec_run(struct sim_exec *x, struct CUstream_st *s);
+/* Check before a "potentially unsafe" call during capture (see graph.c). */
+CUresult sim_capture_unsafe_call(void);
 void sim_exec_unref(struct sim_exec *x);
 
 /* ---- stats and fault injection (stats.c) -------------------------------------------- */

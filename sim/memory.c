@@ -77,6 +77,7 @@ static CUresult mem_alloc(CUdeviceptr *dptr, size_t size, bool managed)
     CUcontext c;
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
+    if ((r = sim_capture_unsafe_call()) != CUDA_SUCCESS) return r;
     if (!dptr || size == 0) return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&g_sim.mem_mu);
     r = alloc_locked(c, size, NULL, dptr);
@@ -144,6 +145,7 @@ SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
     if (dptr == 0) return CUDA_SUCCESS;
+    if ((r = sim_capture_unsafe_call()) != CUDA_SUCCESS) return r;
     /* Implicit synchronisation: work already queued may still use the memory. */
     r = sim_ctx_sync(c);
     if (r != CUDA_SUCCESS) return r;
@@ -256,6 +258,7 @@ static CUresult host_alloc(void **pp, size_t size, unsigned flags)
     CUcontext c;
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
+    if ((r = sim_capture_unsafe_call()) != CUDA_SUCCESS) return r;
     if (!pp || size == 0) return CUDA_ERROR_INVALID_VALUE;
     if (flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP |
                             CU_MEMHOSTALLOC_WRITECOMBINED))
@@ -301,6 +304,7 @@ SIM_EXPORT CUresult cuMemFreeHost(void *p)
     CUcontext c;
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
+    if ((r = sim_capture_unsafe_call()) != CUDA_SUCCESS) return r;
     pthread_mutex_lock(&g_sim.mem_mu);
     sim_ent *e = sim_map_find(&g_sim.hosts, (uintptr_t)p);
     sim_host *h = e ? e->obj : NULL;
@@ -321,6 +325,7 @@ static CUresult host_register(void *p, size_t size, unsigned flags)
     CUcontext c;
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
+    if ((r = sim_capture_unsafe_call()) != CUDA_SUCCESS) return r;
     if (!p || size == 0) return CUDA_ERROR_INVALID_VALUE;
     if (flags & ~(unsigned)(CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP |
                             CU_MEMHOSTREGISTER_IOMEMORY | CU_MEMHOSTREGISTER_READ_ONLY))
@@ -362,6 +367,7 @@ SIM_EXPORT CUresult cuMemHostUnregister(void *p)
     CUcontext c;
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
+    if ((r = sim_capture_unsafe_call()) != CUDA_SUCCESS) return r;
     pthread_mutex_lock(&g_sim.mem_mu);
     sim_ent *e = sim_map_find(&g_sim.hosts, (uintptr_t)p);
     sim_host *h = e ? e->obj : NULL;

@@ -377,7 +377,11 @@ static int add_dep(sim_op *op, size_t *cap, struct CUstream_st *s, uint64_t n)
     return 0;
 }
 
-static CUresult submit(struct CUstream_st *s, sim_work *w, uint64_t *seq)
+CUresult sim_capture_invalidate_locked(struct CUstream_st *s);
+
+/* `sync`: the caller will wait for this work (synchronous API), which a capturing stream
+ * cannot do. */
+static CUresult submit(struct CUstream_st *s, sim_work *w, uint64_t *seq, bool sync)
 {
     sim_op *op = calloc(1, sizeof *op);
     if (!op) {
@@ -398,7 +402,7 @@ static CUresult submit(struct CUstream_st *s, sim_work *w, uint64_t *seq)
     }
     if (s->cap) {
         pthread_mutex_unlock(&g_sim.ctx_mu);
-        CUresult r = sim_capture_add(s, &op->w);
+        CUresult r = sync ? sim_capture_invalidate_locked(s) : sim_capture_add(s, &op->w);
         pthread_mutex_unlock(&g_sim.q_mu);
         free(op);
         if (r != CUDA_SUCCESS) sim_work_fini(w);
@@ -407,6 +411,22 @@ static CUresult submit(struct CUstream_st *s, sim_work *w, uint64_t *seq)
     }
     int rc = 0;
     if (s->kind == STREAM_LEGACY) {
+        /* Work on the legacy stream would wait for a blocking stream that is being
+         * captured: an implicit dependency on a capture, which CUDA refuses and which
+         * invalidates the capture. */
+        bool implicit = false;
+        for (struct CUstream_st *b = c->streams; b; b = b->next)
+            if (!(b->flags & CU_STREAM_NON_BLOCKING) && b->cap) {
+                sim_capture_invalidate_locked(b);
+                implicit = true;
+            }
+        if (implicit) {
+            pthread_mutex_unlock(&g_sim.q_mu);
+            pthread_mutex_unlock(&g_sim.ctx_mu);
+            free(op);
+            sim_work_fini(w);
+            return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
+        }
         for (struct CUstream_st *b = c->streams; b && !rc; b = b->next)
             if (!(b->flags & CU_STREAM_NON_BLOCKING) && b->submitted > b->completed)
                 rc = add_dep(op, &cap, b, b->submitted);
@@ -440,7 +460,7 @@ CUresult sim_submit(struct CUstream_st *s, sim_work *w)
         sim_work_fini(w);
         return r;
     }
-    return submit(s, w, NULL);
+    return submit(s, w, NULL, false);
 }
 
 CUresult sim_submit_sync(struct CUstream_st *s, sim_work *w)
@@ -451,7 +471,7 @@ CUresult sim_submit_sync(struct CUstream_st *s, sim_work *w)
         return r;
     }
     uint64_t seq;
-    r = submit(s, w, &seq);
+    r = submit(s, w, &seq, true);
     if (r != CUDA_SUCCESS || seq == 0) return r;
     pthread_mutex_lock(&g_sim.q_mu);
     while (s->completed < seq) pthread_cond_wait(&g_sim.done_cv, &g_sim.q_mu);
@@ -512,8 +532,6 @@ SIM_EXPORT CUresult cuStreamDestroy_v2(CUstream hStream)
     SIM_ENTER();
     return stream_destroy(hStream);
 }
-
-CUresult sim_capture_invalidate_locked(struct CUstream_st *s);
 
 static CUresult stream_sync(CUstream h, bool ptsz)
 {
@@ -761,7 +779,7 @@ static CUresult event_record(CUevent e, CUstream h, bool ptsz)
     e->refs++;
     pthread_mutex_unlock(&g_sim.q_mu);
     sim_work w = {.kind = W_RECORD, .rec = {e, 0}};
-    return submit(s, &w, NULL);
+    return submit(s, &w, NULL, false);
 }
 
 SIM_EXPORT CUresult cuEventRecord(CUevent hEvent, CUstream hStream)
@@ -877,7 +895,7 @@ static CUresult wait_event(CUstream h, bool ptsz, CUevent e, unsigned flags)
     e->refs++;
     pthread_mutex_unlock(&g_sim.q_mu);
     sim_work w = {.kind = W_WAIT, .wait = {e, gen}};
-    return submit(s, &w, NULL);
+    return submit(s, &w, NULL, false);
 }
 
 SIM_EXPORT CUresult cuStreamWaitEvent(CUstream hStream, CUevent hEvent, unsigned int Flags)

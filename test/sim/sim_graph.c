@@ -102,6 +102,8 @@ int main(void)
     CUstreamCaptureStatus st;
     CK(cuStreamIsCapturing(s, &st));
     CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE);
+    uint32_t *hp; /* captured copies need pinned memory; allocating it is not capturable */
+    CK(cuMemAllocHost((void **)&hp, N * 4));
     CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
     CK(cuStreamIsCapturing(s, &st));
     CHECK(st == CU_STREAM_CAPTURE_STATUS_ACTIVE);
@@ -119,18 +121,18 @@ int main(void)
     CK(cuEventRecord(join, s2));
     CK(cuStreamWaitEvent(s, join, 0));
     CK(cuLaunchKernel(add, 1, 1, 1, 1, 1, 1, 0, s, aargs, NULL));
-    CK(cuMemcpyDtoHAsync(h, c, N * 4, s));
+    CK(cuMemcpyDtoHAsync(hp, c, N * 4, s));
     cuuint64_t id;
     CUgraph cg;
     const CUgraphNode *cdeps;
     size_t ncdeps;
     CK(cuStreamGetCaptureInfo(s, &st, &id, &cg, &cdeps, NULL, &ncdeps));
     CHECK(st == CU_STREAM_CAPTURE_STATUS_ACTIVE && ncdeps == 1);
-    memset(h, 0, N * 4);
+    memset(hp, 0, N * 4);
     CK(cuStreamEndCapture(s, &g));
     CK(cuStreamIsCapturing(s2, &st));
     CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE);
-    for (size_t i = 0; i < N; i++) CHECK(h[i] == 0); /* captured, not run */
+    for (size_t i = 0; i < N; i++) CHECK(hp[i] == 0); /* captured, not run */
     CK(cuGraphGetNodes(g, NULL, &nn));
     CHECK(nn == 4);
     CUgraphNode cn[4];
@@ -140,7 +142,7 @@ int main(void)
     CK(cuGraphInstantiateWithFlags(&x, g, 0));
     CK(cuGraphLaunch(x, s2));
     CK(cuStreamSynchronize(s2));
-    for (size_t i = 0; i < N; i++) CHECK(h[i] == 3);
+    for (size_t i = 0; i < N; i++) CHECK(hp[i] == 3);
     CK(cuGraphExecDestroy(x));
     CK(cuGraphDestroy(g));
     /* Events recorded during a capture that has ended carry no capture meaning. */
@@ -148,6 +150,31 @@ int main(void)
     CK(cuStreamIsCapturing(s2, &st));
     CHECK(st == CU_STREAM_CAPTURE_STATUS_NONE);
     CK(cuStreamSynchronize(s2));
+
+    /* What a capture cannot hold: each is refused and invalidates the capture — a copy to
+     * pageable memory, an allocation (an "unsafe" call in GLOBAL mode), work on the legacy
+     * stream (an implicit dependency), synchronising the capturing stream. */
+    CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+    EXPECT(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, cuMemcpyDtoHAsync(h, c, N * 4, s));
+    EXPECT(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, cuStreamEndCapture(s, &g));
+    CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+    CUdeviceptr tmp;
+    EXPECT(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, cuMemAlloc(&tmp, 64));
+    EXPECT(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, cuStreamEndCapture(s, &g));
+    CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+    CK(cuMemAlloc(&tmp, 64)); /* relaxed: allowed */
+    EXPECT(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, cuMemsetD8Async(tmp, 0, 64, NULL));
+    EXPECT(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, cuStreamEndCapture(s, &g));
+    CK(cuMemFree(tmp));
+    CUstreamCaptureMode mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+    CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+    CK(cuThreadExchangeStreamCaptureMode(&mode)); /* this thread opts out of the checks */
+    CK(cuMemAlloc(&tmp, 64));
+    CK(cuThreadExchangeStreamCaptureMode(&mode));
+    CHECK(mode == CU_STREAM_CAPTURE_MODE_RELAXED);
+    CK(cuStreamEndCapture(s, &g));
+    CK(cuGraphDestroy(g));
+    CK(cuMemFree(tmp));
 
     /* Synchronising a capturing stream is not allowed and invalidates the capture. */
     CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
@@ -165,6 +192,7 @@ int main(void)
     CK(cuMemFree(a));
     CK(cuMemFree(b));
     CK(cuMemFree(c));
+    CK(cuMemFreeHost(hp));
     free(h);
     return 0;
 }

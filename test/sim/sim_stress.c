@@ -68,9 +68,11 @@ static void *worker(void *arg)
             void *fz[] = {&a, &z, &n};
             CUgraph g;
             CUgraphExec x;
-            CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
-            CK(cuLaunchKernel(g_fill, 1, 1, 1, 1, 1, 1, 0, s, fz, NULL));
-            CK(cuStreamEndCapture(s, &g));
+            /* Captured on the non-blocking s2: other threads keep using the legacy stream,
+             * which would be an implicit dependency on a blocking capturing stream. */
+            CK(cuStreamBeginCapture(s2, CU_STREAM_CAPTURE_MODE_RELAXED));
+            CK(cuLaunchKernel(g_fill, 1, 1, 1, 1, 1, 1, 0, s2, fz, NULL));
+            CK(cuStreamEndCapture(s2, &g));
             CK(cuGraphInstantiate(&x, g, 0));
             CK(cuGraphLaunch(x, s));
             CUevent ev;
