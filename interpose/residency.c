@@ -249,6 +249,7 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
             ok = 0;
         }
         if (!ok) {
+            c->stuck_round = evict_round;   /* not chosen again in this round (no busy loop) */
             pthread_mutex_lock(&hmt_map_lock);
             c->state = HMT_CHUNK_RESIDENT;
             hmt_policy_resident(c);
@@ -420,7 +421,7 @@ static void publish_resident(struct hmt_chunk **m, int n, struct hmt_op *op, uin
         hmt_policy_resident(c);
         hmt_policy_touch(c, seq);
         pin(op, c);
-        if (arrival && c->backing.tier >= 0) {
+        if (arrival) {
             hmt_fence_ref(arrival);
             hmt_fence_put(c->arrival);
             c->arrival = arrival;
