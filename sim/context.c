@@ -694,6 +694,7 @@ SIM_EXPORT CUresult cuCtxSynchronize(void)
     CUcontext c;
     CUresult r = sim_ctx_current(&c);
     if (r != CUDA_SUCCESS) return r;
+    if ((r = sim_capture_ctx_sync_check(c)) != CUDA_SUCCESS) return r;
     return sim_ctx_sync(c);
 }
 
@@ -707,5 +708,7 @@ SIM_EXPORT CUresult cuCtxSynchronize_v2(CUcontext ctx)
         if (r != CUDA_SUCCESS) return r;
     }
     if (!ctx_valid(c)) return CUDA_ERROR_INVALID_CONTEXT;
+    CUresult r = sim_capture_ctx_sync_check(c);
+    if (r != CUDA_SUCCESS) return r;
     return sim_ctx_sync(c);
 }

@@ -1800,3 +1800,17 @@ SIM_EXPORT CUresult cuStreamUpdateCaptureDependencies_v2_ptsz(CUstream hStream,
     (void)dependencyData;
     return update_capture_deps(hStream, true, dependencies, numDependencies, flags);
 }
+
+/* A device-wide synchronise cannot wait for a stream that is capturing, whatever the
+ * capture mode: refused, and those captures are invalidated. */
+CUresult sim_capture_ctx_sync_check(CUcontext c)
+{
+    CUresult r = CUDA_SUCCESS;
+    pthread_mutex_lock(&g_sim.ctx_mu);
+    LOCK();
+    for (struct CUstream_st *s = c->streams; s; s = s->next)
+        if (s->cap) r = sim_capture_invalidate_locked(s);
+    UNLOCK();
+    pthread_mutex_unlock(&g_sim.ctx_mu);
+    return r;
+}

@@ -304,6 +304,7 @@ CUresult sim_capture_add(struct CUstream_st *s, sim_work *w);
 void sim_exec_run(struct sim_exec *x, struct CUstream_st *s);
 /* Check before a "potentially unsafe" call during capture (see graph.c). */
 CUresult sim_capture_unsafe_call(void);
+CUresult sim_capture_ctx_sync_check(CUcontext c); /* takes ctx_mu, q_mu */
 void sim_exec_unref(struct sim_exec *x);
 
 /* ---- stats and fault injection (stats.c) -------------------------------------------- */
