@@ -140,6 +140,7 @@ typedef struct sim_global {
     atomic_bool illegal_address;
     atomic_ullong copied[5];     /* bytes copied, by DIR_* (index 0 unused) */
     atomic_ullong kernels_run, graphs_run, faults;
+    atomic_uintptr_t first_fault;  /* address of the first illegal access */
     atomic_ullong next_id;
 } sim_global;
 extern sim_global g_sim;

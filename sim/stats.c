@@ -111,6 +111,12 @@ SIM_EXPORT int hmt_sim_write_stats(const char *path)
     pthread_mutex_unlock(&g_sim.mem_mu);
     cJSON_AddBoolToObject(o, "illegal_address", atomic_load(&g_sim.illegal_address));
     cJSON_AddNumberToObject(o, "illegal_address_faults", (double)atomic_load(&g_sim.faults));
+    uintptr_t ff = atomic_load(&g_sim.first_fault);
+    if (ff) {
+        char hex[32];
+        snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)ff);
+        cJSON_AddStringToObject(o, "first_illegal_address", hex);
+    }
     cJSON_AddNumberToObject(o, "kernels_run", (double)atomic_load(&g_sim.kernels_run));
     cJSON_AddNumberToObject(o, "graphs_run", (double)atomic_load(&g_sim.graphs_run));
     cJSON *cp = cJSON_AddObjectToObject(o, "copied_bytes");

@@ -151,6 +151,8 @@ static void fault(struct CUstream_st *s, const char *what, uintptr_t addr)
                  (unsigned long long)addr);
     sim_ctx_set_sticky(s->ctx, CUDA_ERROR_ILLEGAL_ADDRESS);
     atomic_fetch_add(&g_sim.faults, 1);
+    uintptr_t none = 0;
+    atomic_compare_exchange_strong(&g_sim.first_fault, &none, addr);
 }
 
 void sim_work_run(sim_work *w, struct CUstream_st *s)

@@ -54,6 +54,20 @@ static int kernel_case(void)
     EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuLaunchKernel(fill, 1, 1, 1, 1, 1, 1, 0, NULL,
                                                       (void *[]){&va, &v, &n}, NULL));
     EXPECT(CUDA_ERROR_ILLEGAL_ADDRESS, cuCtxSynchronize());
+    /* The stats name the first bad address: the fill's first store, at va. */
+    int (*write_stats)(const char *) = (int (*)(const char *))sim_test_hook("hmt_sim_write_stats");
+    char path[] = "/tmp/hmt-sim-iaXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(write_stats(path) == 0);
+    char buf[8192] = {0}, want[64];
+    FILE *f = fopen(path, "r");
+    CHECK(f && fread(buf, 1, sizeof buf - 1, f) > 0);
+    fclose(f);
+    unlink(path);
+    snprintf(want, sizeof want, "\"first_illegal_address\":\t\"0x%llx\"", (unsigned long long)va);
+    if (!strstr(buf, want)) FAIL("stats lack %s:\n%s", want, buf);
     return 0;
 }
 

@@ -47,6 +47,7 @@ int main(void)
     CHECK(cJSON_IsNumber(db) && db->valuedouble == (double)(3 << 20));
     CHECK(cJSON_IsNumber(pk) && pk->valuedouble == (double)(4 << 20));
     CHECK(cJSON_IsFalse(ia));
+    CHECK(cJSON_GetObjectItem(o, "first_illegal_address") == NULL);
     CHECK(cJSON_IsObject(calls));
     cJSON *c = cJSON_GetObjectItem(calls, "cuMemAlloc_v2");
     CHECK(cJSON_IsNumber(c) && c->valuedouble == 2);
