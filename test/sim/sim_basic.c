@@ -4,6 +4,7 @@
 
 int main(void)
 {
+    unsetenv("HMT_SIM_MEMORY"); /* this test checks the documented default */
     int v;
     CK(cuDriverGetVersion(&v));
     CHECK(v == 13000);
