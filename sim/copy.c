@@ -327,3 +327,29 @@ CUresult sim_copy_linear(CUstream h, bool ptsz, void *dst, const void *src, size
 {
     return linear(h, ptsz ? M_PT : 0, dst, src, n);
 }
+
+/* ---- 3D peer copies: one device, so a 3D copy between two contexts of it --------------- */
+
+static CUresult copy3d_peer(CUstream h, int mode, const CUDA_MEMCPY3D_PEER *p)
+{
+    SIM_NEED_INIT();
+    if (!p) return CUDA_ERROR_INVALID_VALUE;
+    CUDA_MEMCPY3D c = {
+        .srcXInBytes = p->srcXInBytes, .srcY = p->srcY, .srcZ = p->srcZ, .srcLOD = p->srcLOD,
+        .srcMemoryType = p->srcMemoryType, .srcHost = p->srcHost, .srcDevice = p->srcDevice,
+        .srcArray = p->srcArray, .srcPitch = p->srcPitch, .srcHeight = p->srcHeight,
+        .dstXInBytes = p->dstXInBytes, .dstY = p->dstY, .dstZ = p->dstZ, .dstLOD = p->dstLOD,
+        .dstMemoryType = p->dstMemoryType, .dstHost = p->dstHost, .dstDevice = p->dstDevice,
+        .dstArray = p->dstArray, .dstPitch = p->dstPitch, .dstHeight = p->dstHeight,
+        .WidthInBytes = p->WidthInBytes, .Height = p->Height, .Depth = p->Depth};
+    return copy3d(h, mode, &c);
+}
+
+SIM_EXPORT CUresult cuMemcpy3DPeer(const CUDA_MEMCPY3D_PEER *p)
+{ SIM_ENTER(); return copy3d_peer(NULL, M_SYNC, p); }
+SIM_EXPORT CUresult cuMemcpy3DPeer_ptds(const CUDA_MEMCPY3D_PEER *p)
+{ SIM_ENTER(); return copy3d_peer(NULL, M_SYNC | M_PT, p); }
+SIM_EXPORT CUresult cuMemcpy3DPeerAsync(const CUDA_MEMCPY3D_PEER *p, CUstream h)
+{ SIM_ENTER(); return copy3d_peer(h, 0, p); }
+SIM_EXPORT CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p, CUstream h)
+{ SIM_ENTER(); return copy3d_peer(h, M_PT, p); }

@@ -911,3 +911,53 @@ SIM_EXPORT CUresult cuStreamWaitEvent_ptsz(CUstream hStream, CUevent hEvent, uns
     SIM_ENTER();
     return wait_event(hStream, true, hEvent, Flags);
 }
+
+/* ---- stream attributes: kept, only the priority is a stream property here --------------- */
+
+static CUresult stream_attr(CUstream h, bool ptsz, CUstreamAttrID attr, CUstreamAttrValue *v,
+                            bool set)
+{
+    struct CUstream_st *s;
+    CUresult r = sim_stream_resolve(h, ptsz, &s);
+    if (r != CUDA_SUCCESS) return r;
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    switch (attr) {
+    case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+        if (set) s->priority = v->priority > 0 ? 0 : v->priority < -5 ? -5 : v->priority;
+        else v->priority = s->priority;
+        return CUDA_SUCCESS;
+    case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+    case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
+    case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+    case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+        /* Accepted; caches and sync domains are not modelled, reads give defaults. */
+        if (!set) memset(v, 0, sizeof *v);
+        return CUDA_SUCCESS;
+    default:
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+}
+
+SIM_EXPORT CUresult cuStreamGetAttribute(CUstream hStream, CUstreamAttrID attr, CUstreamAttrValue *value_out)
+{ SIM_ENTER(); return stream_attr(hStream, false, attr, value_out, false); }
+SIM_EXPORT CUresult cuStreamGetAttribute_ptsz(CUstream hStream, CUstreamAttrID attr, CUstreamAttrValue *value_out)
+{ SIM_ENTER(); return stream_attr(hStream, true, attr, value_out, false); }
+SIM_EXPORT CUresult cuStreamSetAttribute(CUstream hStream, CUstreamAttrID attr, const CUstreamAttrValue *value)
+{ SIM_ENTER(); return stream_attr(hStream, false, attr, (CUstreamAttrValue *)(uintptr_t)value, true); }
+SIM_EXPORT CUresult cuStreamSetAttribute_ptsz(CUstream hStream, CUstreamAttrID attr, const CUstreamAttrValue *value)
+{ SIM_ENTER(); return stream_attr(hStream, true, attr, (CUstreamAttrValue *)(uintptr_t)value, true); }
+
+static CUresult copy_attrs(CUstream dst, CUstream src, bool ptsz)
+{
+    struct CUstream_st *d, *s;
+    CUresult r = sim_stream_resolve(dst, ptsz, &d);
+    if (r == CUDA_SUCCESS) r = sim_stream_resolve(src, ptsz, &s);
+    if (r != CUDA_SUCCESS) return r;
+    d->priority = s->priority;
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuStreamCopyAttributes(CUstream dst, CUstream src)
+{ SIM_ENTER(); return copy_attrs(dst, src, false); }
+SIM_EXPORT CUresult cuStreamCopyAttributes_ptsz(CUstream dst, CUstream src)
+{ SIM_ENTER(); return copy_attrs(dst, src, true); }

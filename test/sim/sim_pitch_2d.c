@@ -68,6 +68,16 @@ int main(void)
     CHECK(memcmp(cube, out, sizeof cube) == 0);
     CK(cuMemcpyDtoH(&pad, d + 3 * pitch + 1, 1)); /* slice 1 starts at row 3 */
     CHECK(pad == 17);
+    /* The peer form (one device: two contexts of it) moves the same bytes. */
+    CUcontext ctx;
+    CK(cuCtxGetCurrent(&ctx));
+    memset(out, 0, sizeof out);
+    CUDA_MEMCPY3D_PEER p3 = {.srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = d, .srcContext = ctx,
+                             .srcPitch = pitch, .srcHeight = 3, .dstMemoryType = CU_MEMORYTYPE_HOST,
+                             .dstHost = out, .dstContext = ctx, .dstPitch = 8, .dstHeight = 2,
+                             .WidthInBytes = 8, .Height = 2, .Depth = 2};
+    CK(cuMemcpy3DPeer(&p3));
+    CHECK(memcmp(cube, out, sizeof cube) == 0);
     CK(cuStreamDestroy(s));
     CK(cuMemFree(d));
     CK(cuMemFree(d2));

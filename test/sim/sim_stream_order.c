@@ -23,6 +23,11 @@ int main(void)
     int prio;
     CK(cuStreamGetPriority(b, &prio));
     CHECK(prio == -1);
+    CUstreamAttrValue av = {.priority = -3};
+    CK(cuStreamSetAttribute(b, CU_LAUNCH_ATTRIBUTE_PRIORITY, &av));
+    av.priority = 0;
+    CK(cuStreamGetAttribute(b, CU_LAUNCH_ATTRIBUTE_PRIORITY, &av));
+    CHECK(av.priority == -3);
     CUdeviceptr x, y;
     CK(cuMemAlloc(&x, 4));
     CK(cuMemAlloc(&y, 4));
