@@ -79,6 +79,10 @@ void *hmt_hostpool_get(void)
     }
     struct slot *s = free_slots;
     if (s) free_slots = s->next;
+    /* Out of slots: the caller may now demote evicted chunks to the SSD tier, which reads
+     * their slots on the host, so every copy-out still in flight must complete first
+     * (evictions do not wait for theirs). */
+    else hmt_res_settle_copyouts();
     return s;
 }
 

@@ -180,31 +180,103 @@ static void fences_drop(struct hmt_chunk *c)
  * a loop; the next round tries again (the tier may have recovered). */
 #define evict_round hmt_res.evict_round
 
-/* Spare physical handles (move lock): an evicted chunk's handle, unmapped, kept for the
- * fault-in or allocation that the eviction made room for. Counted in resident_bytes while
- * spare; hmt_phys_trim() releases what is left before the move lock is dropped, so no idle
- * physical memory outlives one residency transition. */
+/* Spare physical handles (move lock): an evicted chunk's handle, kept for the fault-in or
+ * allocation that the eviction made room for. Counted in resident_bytes while spare;
+ * phys_trim() releases what is left before the move lock is dropped, so no idle physical
+ * memory outlives one residency transition.
+ *
+ * Eviction without a host sync: the victim's copy-out is only enqueued. Its VA keeps mapping
+ * the handle until an event after the copy-out completes (`still_at` / unmap_after), while
+ * the same handle may already be mapped at the VA of the chunk being faulted in (a handle
+ * may be mapped at two VAs). Everything that uses the handle through the new VA is ordered
+ * after the copy-out: the fault-in copy by hmt's copy stream, operations by the chunk's
+ * arrival fence. The old VA is unmapped once the event has completed (reap_unmaps), or at
+ * once with a wait when that VA is needed again (fault-in of the victim, free). */
 #define SPARE_MAX 64
-static CUmemGenericAllocationHandle spare[SPARE_MAX];
+struct spare { CUmemGenericAllocationHandle h; struct hmt_chunk *still_at; };
+static struct spare spare[SPARE_MAX];
 static int nspare;
+static struct hmt_chunk **pend_unmap;      /* chunks with unmap_after set */
+static int npend_unmap, cappend_unmap;
 
-static void phys_release(CUmemGenericAllocationHandle h)
+static void uncount_chunk(void)
 {
-    hmt_real.cuMemRelease(h);
     pthread_mutex_lock(&hmt_map_lock);
     hmt_res.resident_bytes -= hmt_res.chunk;
     pthread_mutex_unlock(&hmt_map_lock);
 }
 
-static void phys_put(CUmemGenericAllocationHandle h)
+static void spare_release(struct spare sp)
 {
-    if (nspare < SPARE_MAX) spare[nspare++] = h;
-    else phys_release(h);
+    hmt_real.cuMemRelease(sp.h);
+    /* still mapped at an evicted chunk's VA: the memory lives until that unmap */
+    if (sp.still_at && sp.still_at->unmap_after) sp.still_at->release_on_unmap = 1;
+    else uncount_chunk();
+}
+
+static void spare_put(CUmemGenericAllocationHandle h, struct hmt_chunk *still_at)
+{
+    struct spare sp = { h, still_at };
+    if (nspare < SPARE_MAX) spare[nspare++] = sp;
+    else spare_release(sp);
+}
+
+static void phys_put(CUmemGenericAllocationHandle h) { spare_put(h, NULL); }
+
+/* Unmaps c's old VA once its copy-out has completed; with wait, waits for it (a host sync,
+ * counted on the launch path). Move lock held. */
+static void finish_unmap(struct hmt_chunk *c, int wait, int on_launch_path)
+{
+    if (!c->unmap_after) return;
+    if (hmt_real.cuEventQuery(c->unmap_after->ev) != CUDA_SUCCESS) {
+        if (!wait) return;
+        hmt_real.cuEventSynchronize(c->unmap_after->ev);
+        count_host_sync(on_launch_path);
+    }
+    hmt_real.cuMemUnmap(chunk_va(c), hmt_res.chunk);
+    pthread_mutex_lock(&hmt_map_lock);
+    fences_drop(c);
+    pthread_mutex_unlock(&hmt_map_lock);
+    hmt_fence_put(c->unmap_after);
+    c->unmap_after = NULL;
+    if (c->release_on_unmap) { c->release_on_unmap = 0; uncount_chunk(); }
+}
+
+/* Unmaps every old VA whose copy-out has completed (force: waits for all), oldest first, so
+ * a handle mapped at two old VAs is unmapped at the earlier one first. Move lock held. */
+static void reap_unmaps(int force)
+{
+    int k = 0;
+    for (int i = 0; i < npend_unmap; i++) {
+        struct hmt_chunk *c = pend_unmap[i];
+        finish_unmap(c, force, 0);
+        if (c->unmap_after) pend_unmap[k++] = c;
+    }
+    npend_unmap = k;
+}
+
+static void pend_unmap_add(struct hmt_chunk *c)
+{
+    if (npend_unmap == cappend_unmap) {
+        int nc = cappend_unmap ? cappend_unmap * 2 : 64;
+        struct hmt_chunk **np = realloc(pend_unmap, (size_t)nc * sizeof(*np));
+        if (!np) abort();
+        pend_unmap = np; cappend_unmap = nc;
+    }
+    pend_unmap[npend_unmap++] = c;
+}
+
+void hmt_res_settle_copyouts(void)
+{
+    if (!npend_unmap) return;
+    hmt_real.cuStreamSynchronize(hmt_res.copy_stream);
+    reap_unmaps(1);
 }
 
 static void phys_trim(void)
 {
-    while (nspare) phys_release(spare[--nspare]);
+    while (nspare) spare_release(spare[--nspare]);
+    reap_unmaps(0);
     HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
 }
 
@@ -260,6 +332,36 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
     }
     if (!kept) return 0;
     hmt_nvme_tier_spill();   /* SSD-bound chunks: on to the spill file as each copy-out ends */
+    if (!hmt_emulating()) {
+        /* No host sync: the victims' VAs stay mapped until an event after their copy-outs
+         * has completed; their handles are spares from now on (see spare_put). */
+        struct hmt_fence *out = hmt_fence_get();
+        if (out && hmt_real.cuEventRecord(out->ev, cs) == CUDA_SUCCESS) {
+            out->stream = cs;
+            for (int i = 0; i < kept; i++) {
+                struct hmt_chunk *c = v[i];
+                CUdeviceptr va = chunk_va(c);
+                spare_put(c->handle, c);
+                pthread_mutex_lock(&hmt_map_lock);
+                /* fences and arrival stay referenced until the unmap: a pooled event must
+                 * not be recorded again while a stream may still wait on it */
+                c->state = HMT_CHUNK_EVICTED;
+                c->handle = 0;
+                pthread_mutex_unlock(&hmt_map_lock);
+                hmt_fence_ref(out);
+                c->unmap_after = out;
+                pend_unmap_add(c);
+                HMT_STAT_ADD(evictions, 1);
+                HMT_STAT_ADD(bytes_evicted, hmt_res.chunk);
+                hmt_hints_note_evict(va, hmt_res.chunk);
+            }
+            hmt_fence_put(out);
+            hmt_hostpool_reclaim(0);
+            HMT_GAUGE_SET(resident_bytes, hmt_res_resident());
+            return (uint64_t)kept * hmt_res.chunk;
+        }
+        hmt_fence_put(out);
+    }
     CUresult r = hmt_real.cuStreamSynchronize(cs);
     count_host_sync(on_launch_path);
     if (r != CUDA_SUCCESS) {
@@ -360,10 +462,16 @@ static CUresult ensure_budget(uint64_t need, int on_launch_path, int own_pins)
  * and releasing physical memory costs more than the copies), else cuMemCreate; when the
  * device itself is full (other users, or a budget above what is free) evict one more chunk
  * and retry. Counts new physical memory in resident_bytes. Move lock held. */
-static CUresult create_chunk(CUmemGenericAllocationHandle *h, int on_launch_path)
+static CUresult create_chunk(CUmemGenericAllocationHandle *h, int on_launch_path, int *pending)
 {
     for (int tries = 0;; tries++) {
-        if (nspare) { *h = spare[--nspare]; return CUDA_SUCCESS; }
+        if (nspare) {
+            struct spare sp = spare[--nspare];
+            *h = sp.h;
+            /* its bytes may still be on their way out: users must be ordered after that */
+            if (sp.still_at && sp.still_at->unmap_after) *pending = 1;
+            return CUDA_SUCCESS;
+        }
         CUresult r = hmt_real.cuMemCreate(h, hmt_res.chunk, &chunk_prop, 0);
         if (r == CUDA_SUCCESS) {
             pthread_mutex_lock(&hmt_map_lock);
@@ -444,10 +552,13 @@ static CUresult move_in(struct hmt_chunk **m, int n, struct hmt_op *op, uint64_t
         CUdeviceptr va = chunk_va(c);
         int emu = hmt_emulating();
         if (!emu) {
-            r = create_chunk(&h, op->on_launch_path);
+            int pending = 0;
+            if (c->unmap_after) { reap_unmaps(0); finish_unmap(c, 1, op->on_launch_path); }
+            r = create_chunk(&h, op->on_launch_path, &pending);
             if (r != CUDA_SUCCESS) break;
             r = map_chunk(va, h);
             if (r != CUDA_SUCCESS) { phys_put(h); break; }
+            if (pending && c->backing.tier < 0) copied++;   /* no copy in, still an event */
         }
         if (c->backing.tier >= 0) {
             r = hmt_backing_load(c, va);
@@ -762,6 +873,9 @@ static void trim_staging(int on_launch_path)
     if (n) {
         move_out(batch, n, on_launch_path, &err);
         HMT_STAT_ADD(staging_evictions, (uint64_t)n);
+        /* the window is a bound on device memory: the chunks leave now, not at the next
+         * residency transition (as before evictions stopped waiting for their copy-outs) */
+        hmt_res_settle_copyouts();
     }
     phys_trim();
     pthread_mutex_unlock(&hmt_move_lock);
@@ -827,9 +941,10 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
     pthread_mutex_lock(&hmt_move_lock);
     r = ensure_budget(reserved, 0, 0);
     size_t made = 0;
+    int pending = 0;
     for (; r == CUDA_SUCCESS && made < n; made++) {
         CUmemGenericAllocationHandle h;
-        r = create_chunk(&h, 0);
+        r = create_chunk(&h, 0, &pending);
         if (r != CUDA_SUCCESS) break;
         r = map_chunk(va + made * chunk, h);
         if (r != CUDA_SUCCESS) { phys_put(h); break; }
@@ -847,11 +962,26 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
         free(cs); free(a);
         return r == CUDA_ERROR_OUT_OF_MEMORY ? r : CUDA_ERROR_OUT_OF_MEMORY;
     }
+    /* Handles whose previous contents are still being copied out: the new allocation's
+     * users wait for that (its arrival fence), as after a fault-in. */
+    struct hmt_fence *arrive = NULL;
+    if (pending) {
+        arrive = hmt_fence_get();
+        if (!arrive || hmt_real.cuEventRecord(arrive->ev, hmt_res.copy_stream) != CUDA_SUCCESS) {
+            hmt_fence_put(arrive);
+            arrive = NULL;
+            hmt_real.cuStreamSynchronize(hmt_res.copy_stream);
+        } else {
+            arrive->stream = hmt_res.copy_stream;
+        }
+    }
     uint64_t seq = atomic_fetch_add(&hmt_res.seq, 1) + 1;
     pthread_mutex_lock(&hmt_map_lock);
+    for (size_t i = 0; i < n && arrive; i++) { hmt_fence_ref(arrive); cs[i].arrival = arrive; }
     hmt_space_insert(a);
     for (size_t i = 0; i < n; i++) { hmt_policy_resident(&cs[i]); cs[i].last_use = seq; }
     pthread_mutex_unlock(&hmt_map_lock);
+    hmt_fence_put(arrive);
     phys_trim();
     pthread_mutex_lock(&hmt_map_lock);
     uint64_t res = hmt_res.resident_bytes;
@@ -883,6 +1013,7 @@ CUresult hmt_res_free(CUdeviceptr dptr)
     /* cuMemFree waits for the device like the driver's does: nothing is unmapped under work
      * that may still use it (invariant 2). The fault-in copies are on the copy stream. */
     hmt_real.cuStreamSynchronize(hmt_res.copy_stream);
+    reap_unmaps(1);   /* every old VA (this allocation's and others') is unmapped now */
     for (uint32_t i = 0; i < a->nchunks; i++)
         for (int k = 0; k < a->chunks[i].nfences; k++)
             hmt_real.cuEventSynchronize(a->chunks[i].fences[k]->ev);

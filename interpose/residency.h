@@ -69,6 +69,10 @@ struct hmt_chunk {
     CUmemGenericAllocationHandle handle;
     struct hmt_backing backing;
     struct hmt_fence **fences; /* last fence per stream that used it while resident */
+    struct hmt_fence *unmap_after; /* evicted, but its VA still maps the handle (now a spare
+                                * or another chunk's) until its copy-out, before this event,
+                                * has completed; its fences stay referenced until then */
+    uint8_t release_on_unmap;  /* its handle was released meanwhile: uncount it at unmap */
     struct hmt_fence *arrival; /* event after its fault-in copy, until seen complete: every
                                 * stream that uses the chunk waits on it, not only the one
                                 * whose launch faulted it in */
@@ -173,6 +177,11 @@ void *hmt_hostpool_get(void);
 void hmt_hostpool_put(void *slot, struct hmt_fence *after);
 /* Reclaims slots whose copies completed (cuEventQuery); all=1 after the copy stream synced. */
 void hmt_hostpool_reclaim(int all);
+
+/* Waits until every enqueued copy-out has completed and unmaps the old VAs (evictions do not
+ * wait for their copy-outs; anything that reads evicted chunks' host slots on the host side,
+ * such as the SSD tier's overflow, calls this first). Move lock held. */
+void hmt_res_settle_copyouts(void);
 
 /* ---- backings: the one place where an evicted chunk's bytes are stored/loaded ---- */
 /* Reserve storage for chunk c (sets c->backing); 0 or -ENOMEM. */
