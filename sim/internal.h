@@ -99,7 +99,8 @@ typedef struct sim_handle {
     uint64_t magic;
     uint64_t phys;        /* offset in the memfd */
     size_t size;
-    int refs;             /* handle refs (create/retain) + mappings */
+    int refs;             /* handle references: create + retains, minus releases */
+    int maps;             /* live mappings; the memory goes when both are 0 */
     bool device;          /* counted as device bytes */
     CUmemAllocationProp prop;
     unsigned long long id;
@@ -152,8 +153,10 @@ int sim_phys_alloc(size_t size, bool device, uint64_t *off);
 void sim_phys_free(uint64_t off, size_t size, bool device);
 int sim_va_map(uintptr_t va, size_t size, uint64_t off, int prot);   /* mmap MAP_FIXED */
 int sim_va_unmap(uintptr_t va, size_t size);                       /* back to PROT_NONE */
+/* A handle the caller still holds (refs > 0); NULL for unknown or fully released ones. */
 sim_handle *sim_handle_lookup(CUmemGenericAllocationHandle h);       /* mem_mu held */
-void sim_handle_unref(sim_handle *h);                                /* mem_mu held */
+void sim_handle_unref(sim_handle *h);     /* drop a handle reference; mem_mu held */
+void sim_handle_unmapped(sim_handle *h);  /* a mapping of it went away; mem_mu held */
 sim_host *sim_host_find(uintptr_t p, size_t n);                      /* mem_mu held */
 
 /* ---- fault guard (fault.c) ---------------------------------------------------------- */

@@ -280,16 +280,29 @@ sim_handle *sim_handle_lookup(CUmemGenericAllocationHandle h)
 {
     sim_ent *e = sim_map_find(&g_sim.handles, (uintptr_t)h);
     if (!e || e->start != (uintptr_t)h) return NULL;
-    return e->obj;
+    sim_handle *sh = e->obj;
+    return sh->refs > 0 ? sh : NULL;
 }
 
-void sim_handle_unref(sim_handle *h)
+static void handle_maybe_free(sim_handle *h)
 {
-    if (--h->refs > 0) return;
+    if (h->refs > 0 || h->maps > 0) return;
     sim_phys_free(h->phys, h->size, h->device);
     sim_map_remove(&g_sim.handles, (uintptr_t)h);
     h->magic = 0;
     free(h);
+}
+
+void sim_handle_unref(sim_handle *h)
+{
+    h->refs--;
+    handle_maybe_free(h);
+}
+
+void sim_handle_unmapped(sim_handle *h)
+{
+    h->maps--;
+    handle_maybe_free(h);
 }
 
 sim_host *sim_host_find(uintptr_t p, size_t n)

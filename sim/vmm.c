@@ -202,7 +202,7 @@ SIM_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
         r = CUDA_ERROR_OUT_OF_MEMORY;
         goto out;
     }
-    h->refs++;
+    h->maps++;
     m = NULL;
     r = CUDA_SUCCESS;
 out:
@@ -236,7 +236,7 @@ SIM_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
         sim_mapping *m = g_sim.mappings.v[i].obj;
         sim_va_unmap(m->va, m->size);
         sim_map_remove(&g_sim.mappings, m->va);
-        sim_handle_unref(m->h);
+        sim_handle_unmapped(m->h);
         free(m);
     }
     pthread_mutex_unlock(&g_sim.mem_mu);

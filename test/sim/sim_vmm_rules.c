@@ -90,11 +90,23 @@ int main(void)
     EXPECT(CUDA_ERROR_INVALID_VALUE, cuMemUnmap(va + 3 * (size_t)G, G));         /* nothing there */
     EXPECT(CUDA_ERROR_INVALID_VALUE, cuMemAddressFree(va, 4 * (size_t)G));        /* still mapped */
 
-    /* Release while mapped: bytes stay until unmapped. */
+    /* Release while mapped: bytes stay until unmapped; the handle itself is gone (a
+     * second release or a new mapping of it is an error), until retained again from the
+     * mapping. */
     CK(cuMemRelease(h));
     CHECK(dev_bytes() >= before + 3 * (size_t)G);
     CK(cuMemcpyDtoH(&y, va + G + 8, 4));
     CHECK(y == 42);
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuMemRelease(h));
+    CUdeviceptr va3;
+    CK(cuMemAddressReserve(&va3, 2 * (size_t)G, 0, 0, 0));
+    EXPECT(CUDA_ERROR_INVALID_VALUE, cuMemMap(va3, 2 * (size_t)G, 0, h, 0));
+    CK(cuMemAddressFree(va3, 2 * (size_t)G));
+    CK(cuMemcpyDtoH(&y, va + G + 8, 4)); /* still mapped, still there */
+    CHECK(y == 42);
+    CK(cuMemRetainAllocationHandle(&r, (void *)(uintptr_t)va));
+    CHECK(r == h);
+    CK(cuMemRelease(r));
 
     /* One handle at two VAs shares its bytes. */
     CUdeviceptr va2;
