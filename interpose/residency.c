@@ -289,9 +289,12 @@ static int is_hbm_hinted(struct hmt_chunk *c)
 }
 
 /* Evicts the victims (state EVICTING, chosen by the caller): waits on their fences on the
- * copy stream, copies each to its backing, and unmaps + releases only after the copy stream
- * has completed. Victims that cannot go (tier refused, fence on a capturing stream) return
- * to RESIDENT and are reported once. Move lock held. Returns bytes freed. */
+ * copy stream and enqueues each one's copy to its backing. Real mode: no host sync; each
+ * victim's handle becomes a spare and its VA is unmapped once an event after the copy-outs
+ * has completed (see spare_put). Emulated mode, or without an event: the copy stream is
+ * synchronised and the VAs unmapped at once. Victims that cannot go (tier refused, fence on
+ * a capturing stream) return to RESIDENT for this round; a refusal is reported once. Move
+ * lock held. Returns bytes freed. */
 static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresult *err)
 {
     int kept = 0;
