@@ -2,21 +2,25 @@
  *
  * The sim is a handful of subsystems, one file each: options (environment), space (device
  * VA range, memfd-backed physical memory, address maps), fault (SIGSEGV/SIGBUS guard that
- * turns a touch of unmapped device memory into CUDA_ERROR_ILLEGAL_ADDRESS), device/context,
- * stream (worker threads, events, ordering), memory/vmm/copy (the memory API), module and
- * launch, graph (graphs + stream capture), stats (call counts, fault injection, JSON).
+ * turns a touch of unmapped device memory into CUDA_ERROR_ILLEGAL_ADDRESS), context
+ * (device, contexts), stream (worker threads, events, ordering), memory/vmm/copy/pool/
+ * memops (the memory API), module (modules and launches), graph (graphs + stream capture),
+ * occupancy, stats (call counts, fault injection, JSON), errors.
  *
  * We compile with __CUDA_API_VERSION_INTERNAL so that cuda.h declares every ABI variant
  * under its real exported name (cuMemAlloc_v2, cuMemcpy_ptds, cuMemcpyAsync_ptsz, ...),
  * and each exported function is written out under its exact exported name.
  *
  * Lock order (outer to inner); nothing waits for stream progress while holding mem_mu:
- *   g_sim.ctx_mu   contexts and their stream lists, module/graph object lists
- *   g_sim.mem_mu   address maps, arenas, VMM handles, pinned host regions, byte counters
- *   g_sim.q_mu     every stream queue, stream seq numbers, event generations, capture
- *                  state; workers drop it while running an operation. q_mu is never held
- *                  while taking mem_mu or ctx_mu.
+ *   g_sim.ctx_mu   contexts and their stream lists, the primary context, the module list
+ *   g_sim.mem_mu   address maps, arenas, VMM handles, pinned host regions, byte counters,
+ *                  memory pools
+ *   g_sim.q_mu     every stream queue, stream seq numbers, event generations and refs,
+ *                  graphs, execs' node parameters, captures; workers drop it while running
+ *                  an operation. Never held while taking mem_mu or ctx_mu.
  *   g_sim.stat_mu  call-count registry and fault-injection rules (leaf)
+ * A thread holds at most ctx_mu then q_mu (submit, end of capture) and never mem_mu with
+ * either. Work items never run with a lock held, so a faulting kernel releases nothing.
  */
 #ifndef HMT_SIM_INTERNAL_H
 #define HMT_SIM_INTERNAL_H
