@@ -316,6 +316,10 @@ CUresult sim_capture_ctx_sync_check(CUcontext c); /* takes ctx_mu, q_mu */
 void sim_exec_unref(struct sim_exec *x);
 
 /* ---- stats and fault injection (stats.c) -------------------------------------------- */
+/* Set while a worker runs a host function or a kernel: driver calls from there are not
+ * permitted (CUDA_ERROR_NOT_PERMITTED), as CUDA documents for cuLaunchHostFunc. */
+extern __thread int sim_tl_no_api;
+
 typedef struct sim_fn {
     const char *name;
     atomic_ullong calls;

@@ -20,9 +20,18 @@ static sim_fn *g_fns;
 static fail_rule g_rules[MAX_RULES];
 static atomic_int g_nrules;
 
+__thread int sim_tl_no_api;
+
 CUresult sim_enter(sim_fn *fn)
 {
     atomic_fetch_add_explicit(&fn->calls, 1, memory_order_relaxed);
+    if (sim_tl_no_api && strncmp(fn->name, "cuGetError", 10) != 0) {
+        static atomic_bool said;
+        if (!atomic_exchange(&said, true))
+            sim_warn("%s called from a host function or kernel: not permitted "
+                     "(CUDA_ERROR_NOT_PERMITTED)", fn->name);
+        return CUDA_ERROR_NOT_PERMITTED;
+    }
     if (!atomic_load_explicit(&fn->registered, memory_order_acquire)) {
         pthread_mutex_lock(&g_sim.stat_mu);
         if (!atomic_load(&fn->registered)) {

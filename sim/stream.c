@@ -87,7 +87,9 @@ static void run_kernel(void *arg)
     void **pp = d->nparams <= 64 ? stackv : malloc(d->nparams * sizeof *pp);
     if (!pp) return;
     for (unsigned i = 0; i < d->nparams; i++) pp[i] = w->kern.buf + d->params[i].offset;
+    sim_tl_no_api = 1;
     d->desc->fn(&w->kern.launch, pp);
+    sim_tl_no_api = 0;
     if (pp != stackv) free(pp);
 }
 
@@ -176,16 +178,24 @@ void sim_work_run(sim_work *w, struct CUstream_st *s)
     case W_SET:
         if (!broken && sim_guarded(run_set, w, &addr)) fault(s, "a memset", addr);
         break;
-    case W_KERNEL:
-        if (!broken) atomic_fetch_add_explicit(&g_sim.kernels_run, 1, memory_order_relaxed);
-        if (!broken && sim_guarded(run_kernel, w, &addr)) {
+    case W_KERNEL: {
+        if (broken) break;
+        atomic_fetch_add_explicit(&g_sim.kernels_run, 1, memory_order_relaxed);
+        int rc = sim_guarded(run_kernel, w, &addr);
+        sim_tl_no_api = 0; /* also when a fault jumped out of the kernel */
+        if (rc) {
             char what[160];
             snprintf(what, sizeof what, "kernel %s", w->kern.f->desc->name);
             fault(s, what, addr);
         }
         break;
+    }
     case W_HOST:
-        if (!broken) w->host.fn(w->host.data);
+        if (!broken) {
+            sim_tl_no_api = 1;
+            w->host.fn(w->host.data);
+            sim_tl_no_api = 0;
+        }
         break;
     case W_MEMOP:
         if (!broken && sim_guarded(run_memop, w, &addr)) fault(s, "a stream memory operation", addr);

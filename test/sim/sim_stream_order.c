@@ -1,5 +1,6 @@
 /* sim_stream_order: work on one stream runs in order; events, cuStreamWaitEvent, host
  * functions and the legacy default stream order work across streams as CUDA does.
+ * A host function that calls the driver gets CUDA_ERROR_NOT_PERMITTED.
  * Each check is set up so that ignoring the ordering would give a wrong value: the
  * producer's stream is held by a gate (a stream wait on a pinned word) until the consumer
  * has been queued, so no result depends on timing. */
@@ -7,8 +8,13 @@
 
 #include <stdatomic.h>
 
-static atomic_int host_seen = -1;
-static void host_fn(void *p) { atomic_store(&host_seen, (int)*(volatile uint32_t *)p); }
+static atomic_int host_seen = -1, host_api = -1;
+static void host_fn(void *p)
+{
+    atomic_store(&host_seen, (int)*(volatile uint32_t *)p);
+    CUcontext c; /* a host function may make no CUDA call */
+    atomic_store(&host_api, (int)cuCtxGetCurrent(&c));
+}
 
 int main(void)
 {
@@ -93,6 +99,7 @@ int main(void)
     gate_open(&gate);
     CK(cuStreamSynchronize(nb));
     CHECK(atomic_load(&host_seen) == 1);
+    CHECK(atomic_load(&host_api) == CUDA_ERROR_NOT_PERMITTED);
     CHECK(*pinned == 2);
 
     /* 4. A never-recorded event is complete; waiting on it does not block. */
