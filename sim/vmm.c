@@ -19,6 +19,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+/* Largest cuMemSetAccess range whose page tables are filled at the call (see there). */
+#define SIM_POPULATE_MAX ((size_t)64 << 20)
+
 static bool aligned(uintptr_t v) { return v % SIM_GRANULARITY == 0; }
 
 static CUresult vmm_ready(void)
@@ -290,6 +296,13 @@ SIM_EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAcce
             return CUDA_ERROR_INVALID_VALUE;
         }
         for (size_t k = i; k < j; k++) ((sim_mapping *)g_sim.mappings.v[k].obj)->access = flags;
+        /* Fill the page tables now (one call, read faults with fault-around) rather than one
+         * page fault per 4 KiB on first touch: a real driver's memory is committed and mapped
+         * when this returns. Access rules are unchanged (protections and unmapped VA still
+         * fault). Bounded, so a test that maps a large handle and never touches it does not
+         * commit host memory; failure (older kernels) only costs speed. */
+        if (prot != PROT_NONE && size <= SIM_POPULATE_MAX)
+            (void)madvise((void *)a, size, MADV_POPULATE_READ);
     }
     pthread_mutex_unlock(&g_sim.mem_mu);
     return CUDA_SUCCESS;
