@@ -201,17 +201,23 @@ __attribute__((always_inline)) static inline void *decide(void *handle, const ch
 }
 
 /* The two exported entry points. Each must end in a real tail call (jmp) so that libc sees
- * the program's return address; test interpose_dlsym_next checks it. optimize("O2") keeps
- * the sibling call in -O0 builds. */
+ * the program's return address; test interpose_dlsym_next checks it. gcc: optimize("O2")
+ * keeps the sibling call in -O0 builds; clang: musttail guarantees it at every level. */
+#if defined(__clang__)
+#define HMT_DLSYM_ATTRS __attribute__((visibility("default")))
+#define HMT_MUSTTAIL __attribute__((musttail))
+#else
+#define HMT_DLSYM_ATTRS __attribute__((visibility("default"), optimize("O2", "omit-frame-pointer")))
+#define HMT_MUSTTAIL
+#endif
 #define HMT_DLSYM_ENTRY(fn)                                                                 \
-    __attribute__((visibility("default"), optimize("O2", "omit-frame-pointer")))            \
-    void *fn(void *handle, const char *name);                                               \
+    HMT_DLSYM_ATTRS void *fn(void *handle, const char *name);                               \
     void *fn(void *handle, const char *name)                                                \
     {                                                                                       \
         void *r = decide(handle, name, __builtin_return_address(0));                        \
         if (r != PASS)                                                                      \
             return r;                                                                       \
-        return get_libc_dlsym()(handle, name);                                              \
+        HMT_MUSTTAIL return get_libc_dlsym()(handle, name);                                 \
     }
 HMT_DLSYM_ENTRY(hmt_dlsym_base)
 HMT_DLSYM_ENTRY(hmt_dlsym_234)

@@ -805,7 +805,7 @@ CUresult hmt_op_prepare(struct hmt_op *op)
     }
     /* emulated, seed's model: every use pays, nothing is cached or decided (emulate.h) */
     if (hmt_emulate_every_use()) return hmt_emulate_every_use_op(op);
-    uint64_t seq = atomic_fetch_add(&hmt_res.seq, 1) + 1;
+    uint64_t seq = __atomic_add_fetch(&hmt_res.seq, 1, __ATOMIC_RELAXED);
     struct collect cl = { .op = op, .seq = seq };
 
     /* Fast path: everything resident -> pin and go. */
@@ -978,7 +978,7 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
             arrive->stream = hmt_res.copy_stream;
         }
     }
-    uint64_t seq = atomic_fetch_add(&hmt_res.seq, 1) + 1;
+    uint64_t seq = __atomic_add_fetch(&hmt_res.seq, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&hmt_map_lock);
     for (size_t i = 0; i < n && arrive; i++) { hmt_fence_ref(arrive); cs[i].arrival = arrive; }
     hmt_space_insert(a);
