@@ -22,19 +22,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void push(struct hmt_run_result *r, double lat, double gpu)
+static void push(struct hmt_run_result *r, double lat, double gpu, int iter)
 {
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 256;
         r->lat_ms = realloc(r->lat_ms, r->cap * sizeof(double));
         r->gpu_ms = realloc(r->gpu_ms, r->cap * sizeof(double));
-        if (!r->lat_ms || !r->gpu_ms) {
+        r->iter = realloc(r->iter, r->cap * sizeof(int));
+        if (!r->lat_ms || !r->gpu_ms || !r->iter) {
             fprintf(stderr, "hmt: out of memory\n");
             exit(1);
         }
     }
     r->lat_ms[r->n] = lat;
     r->gpu_ms[r->n] = gpu;
+    r->iter[r->n] = iter;
     r->n++;
 }
 
@@ -51,8 +53,9 @@ static void parse_line(struct hmt_run_result *r, char *line)
     line[strcspn(line, "\n")] = 0;
     if (!strncmp(line, "@token ", 7)) {
         double w = field(line, " wall_ms=");
+        double it = field(line, " iter=");
         if (!isnan(w))
-            push(r, w, field(line, " gpu_ms="));
+            push(r, w, field(line, " gpu_ms="), isnan(it) ? -1 : (int)it);
     } else if (!strncmp(line, "text: ", 6) || !strncmp(line, "tokens: ", 8)) {
         snprintf(r->text, sizeof(r->text), "%s", line);
     } else if (!strncmp(line, "device_alloc_chunked_bytes: ", 28)) {
@@ -143,6 +146,11 @@ int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_
     r->footprint = -1;
     if (stats_path)
         unlink(stats_path);
+    /* CMD's stderr goes to an unnamed file: shown after the run (all of it with echo, the
+     * last lines when it failed), so a failure is explained under its one-line verdict. */
+    FILE *err = tmpfile();
+    if (!quiet)
+        hmt_say_device(o, p);
     int fds[2];
     if (pipe(fds) != 0) {
         fprintf(stderr, "hmt: pipe: %s\n", strerror(errno));
@@ -157,10 +165,12 @@ int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_
     }
     if (pid == 0) {
         dup2(fds[1], 1);
+        if (err)
+            dup2(fileno(err), 2);
         close(fds[0]);
         close(fds[1]);
         setenv("HMT_BENCH_LINES", "1", 1);
-        if (hmt_prepare_env(o, p, with_hmt, quiet) != 0)
+        if (hmt_prepare_env(o, p, with_hmt, 1) != 0)
             _exit(127);
         if (with_hmt && stats_path)
             setenv("HMT_STATS", stats_path, 1);
@@ -184,13 +194,72 @@ int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_
     waitpid(pid, &st, 0);
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     read_stats(r, stats_path);
+    if (err) {
+        /* keep the last bytes that hold whole lines; with echo, pass everything on */
+        rewind(err);
+        char buf[4096];
+        size_t got, keep = sizeof(r->err_tail) - 1, len = 0;
+        while ((got = fread(buf, 1, sizeof(buf), err)) > 0) {
+            if (echo)
+                fwrite(buf, 1, got, stderr);
+            if (got >= keep) {
+                memcpy(r->err_tail, buf + got - keep, keep);
+                len = keep;
+            } else {
+                size_t drop = len + got > keep ? len + got - keep : 0;
+                memmove(r->err_tail, r->err_tail + drop, len - drop);
+                len -= drop;
+                memcpy(r->err_tail + len, buf, got);
+                len += got;
+            }
+        }
+        r->err_tail[len] = 0;
+        fclose(err);
+    }
     return 0;
+}
+
+int hmt_say_failure(const char *who, const char *cmd, const char *config,
+                    const struct hmt_run_result *r, int need_tokens)
+{
+    if (r->status == 0 && (r->n > 0 || !need_tokens))
+        return 0;
+    if (r->status == 127 && strstr(r->err_tail, "cannot run"))
+        fprintf(stderr, "hmt %s: %s could not be started (%s); stopping\n", who, cmd, config);
+    else if (r->status > 128)
+        fprintf(stderr, "hmt %s: %s was killed by signal %d (%s); stopping\n", who, cmd,
+                r->status - 128, config);
+    else if (r->status != 0)
+        fprintf(stderr, "hmt %s: %s exited with status %d (%s); stopping\n", who, cmd,
+                r->status, config);
+    else
+        fprintf(stderr, "hmt %s: %s printed no '@token ... wall_ms=' lines (%s), so there is "
+                        "nothing to time; stopping (see hmt bench --help)\n", who, cmd, config);
+    /* its last 5 lines on stderr */
+    const char *t = r->err_tail + strlen(r->err_tail);
+    while (t > r->err_tail && t[-1] == '\n')
+        t--;
+    const char *end = t;
+    for (int lines = 0; t > r->err_tail; t--)
+        if (t[-1] == '\n' && ++lines == 5)
+            break;
+    if (end > t) {
+        fprintf(stderr, "  its last lines on stderr:\n");
+        for (const char *l = t; l < end;) {
+            const char *nl = memchr(l, '\n', (size_t)(end - l));
+            size_t n = nl ? (size_t)(nl - l) : (size_t)(end - l);
+            fprintf(stderr, "  | %.*s\n", (int)n, l);
+            l += n + 1;
+        }
+    }
+    return 1;
 }
 
 void hmt_run_result_free(struct hmt_run_result *r)
 {
     free(r->lat_ms);
     free(r->gpu_ms);
+    free(r->iter);
     memset(r, 0, sizeof(*r));
 }
 
@@ -217,6 +286,21 @@ void hmt_summary_add(struct hmt_config_summary *s, const struct hmt_run_result *
         exit(1);
     }
     memcpy(s->lat_ms + s->n, r->lat_ms, r->n * sizeof(double));
+    /* One mean per generation (consecutive tokens with the same iter=; a run without
+     * iter= is one generation): the units the run-to-run spread is measured in. */
+    for (size_t i = 0; i < r->n;) {
+        size_t j = i;
+        double sum = 0;
+        while (j < r->n && r->iter[j] == r->iter[i])
+            sum += r->lat_ms[j++];
+        s->gen_means = realloc(s->gen_means, (s->ngen + 1) * sizeof(double));
+        if (!s->gen_means) {
+            fprintf(stderr, "hmt: out of memory\n");
+            exit(1);
+        }
+        s->gen_means[s->ngen++] = sum / (double)(j - i);
+        i = j;
+    }
     double g = 0;
     size_t gn = 0;
     for (size_t i = 0; i < r->n; i++)
@@ -289,6 +373,16 @@ void hmt_summary_finish(struct hmt_config_summary *s, const struct hmt_config_su
     s->p99 = pct(sorted, s->n, 0.99);
     free(sorted);
     s->tokens_per_s = (double)s->n / (sum / 1e3);
+    s->spread_pct = NAN;
+    if (s->ngen >= 2) {
+        double *g = malloc(s->ngen * sizeof(double));
+        if (!g)
+            exit(1);
+        memcpy(g, s->gen_means, s->ngen * sizeof(double));
+        qsort(g, s->ngen, sizeof(double), cmpd);
+        s->spread_pct = (g[s->ngen - 1] - g[0]) / pct(g, s->ngen, 0.5) * 100.0;
+        free(g);
+    }
     if (base && base->n) {
         s->overhead_pct = (s->mean / base->mean - 1.0) * 100.0;
         s->throughput_pct = (s->tokens_per_s / base->tokens_per_s - 1.0) * 100.0;
@@ -304,6 +398,8 @@ void hmt_summary_free(struct hmt_config_summary *s)
 {
     free(s->lat_ms);
     s->lat_ms = NULL;
+    free(s->gen_means);
+    s->gen_means = NULL;
 }
 
 static void human_bytes(char *out, size_t n, double b)
@@ -356,13 +452,31 @@ void hmt_print_table(const struct hmt_config_summary *s, size_t n)
                s[i].failed ? "FAILED RUN" : i == 0 ? "reference"
                : s[i].same_output ? "identical" : "DIFFERENT");
     }
+    /* The verdicts. A difference smaller than the run-to-run spread (max - min of the
+     * per-generation mean latencies, over their median, of the baseline or of this
+     * configuration, whichever is larger) cannot be told from noise, and is called so. */
+    if (n > 1 && s[0].n)
+        printf("\n");
     for (size_t i = 1; i < n; i++) {
         if (!s[i].n || !s[0].n)
             continue;
-        printf("%s: latency %s by %.1f%%, throughput %s by %.1f%% against %s\n", s[i].name,
+        double noise = s[0].spread_pct;
+        if (!isnan(s[i].spread_pct) && (isnan(noise) || s[i].spread_pct > noise))
+            noise = s[i].spread_pct;
+        if (!isnan(noise) && fabs(s[i].overhead_pct) <= noise) {
+            printf("%s: latency %+.1f%%, throughput %+.1f%% against %s: within noise "
+                   "(generations vary by %.1f%% from run to run)\n", s[i].name,
+                   s[i].overhead_pct, s[i].throughput_pct, s[0].name, noise);
+            continue;
+        }
+        printf("%s: latency %s by %.1f%%, throughput %s by %.1f%% against %s", s[i].name,
                s[i].overhead_pct >= 0 ? "higher" : "lower", fabs(s[i].overhead_pct),
                s[i].throughput_pct >= 0 ? "higher" : "lower", fabs(s[i].throughput_pct),
                s[0].name);
+        if (isnan(noise))
+            printf(" (one generation each: run-to-run spread unknown)\n");
+        else
+            printf(" (beyond the %.1f%% run-to-run spread)\n", noise);
     }
 }
 
@@ -402,6 +516,7 @@ int hmt_write_json(const char *path, const struct hmt_config_summary *s, size_t 
         cJSON_AddItemToObject(o, "gpu_mean_ms", num_or_null(s[i].gpu_mean));
         cJSON_AddItemToObject(o, "latency_overhead_pct", num_or_null(s[i].overhead_pct));
         cJSON_AddItemToObject(o, "throughput_change_pct", num_or_null(s[i].throughput_pct));
+        cJSON_AddItemToObject(o, "spread_pct", num_or_null(s[i].spread_pct));
         cJSON_AddItemToObject(o, "bytes_moved_per_run", counter_or_null(s[i].bytes_moved));
         cJSON_AddItemToObject(o, "evictions_per_run", counter_or_null(s[i].evictions));
         cJSON_AddItemToObject(o, "faults_per_run", counter_or_null(s[i].faults));

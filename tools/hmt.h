@@ -43,8 +43,29 @@ int hmt_have_gpu(void);
  * folder first on LD_LIBRARY_PATH, said in one line on stderr unless `quiet`. With
  * !with_hmt, HMT_* variables and libhmt are removed so that a baseline is really without
  * hmt. 0, or -1 with a message. */
+/* 1 when a child gets the simulated driver (--device sim, or auto without a GPU). */
+int hmt_uses_sim(const struct hmt_run_opts *o);
+/* Says in one line on stderr that the simulated device is used, when it is. */
+void hmt_say_device(const struct hmt_run_opts *o, const struct hmt_paths *p);
 int hmt_prepare_env(const struct hmt_run_opts *o, const struct hmt_paths *p, int with_hmt,
                     int quiet);
+
+/* ---- checking values before they reach libhmt (check.c) ------------------------------- */
+/* libhmt's size grammar (interpose/options.c): a decimal number with an optional K/M/G/T
+ * (binary; "Ki" too) and optional B; with allow_pct also N% with 0 < N <= 100. 0 = bytes
+ * (in *bytes when not NULL), 1 = a percentage, -1 = not a size. */
+int hmt_check_size(const char *s, int allow_pct, unsigned long long *bytes);
+/* libhmt's HMT_TIER_SPEC grammar (interpose/emulate.c): NAME=<setup>[us]:<bandwidth>[GB/s]
+ * comma list, setup >= 0, bandwidth > 0. 0 or -1. */
+int hmt_check_tier_spec(const char *s);
+/* 0 when path is a writable directory, else -1 and *why (static text). */
+int hmt_check_dir(const char *path, const char **why);
+/* 0 when a file can be written at path (an existing writable file, or a new one in an
+ * existing writable folder), else -1 and *why. */
+int hmt_check_out_file(const char *path, const char **why);
+/* path with every "{rank}" replaced as libhmt does (interpose/hints.c): $RANK, else
+ * $LOCAL_RANK, else 0. malloc'd; NULL when out of memory. */
+char *hmt_expand_rank(const char *path);
 
 /* ---- timed runs (bench.c) ---------------------------------------------------------------- */
 /* What one run of a workload printed. */
@@ -54,7 +75,9 @@ struct hmt_run_result {
     size_t n, cap;
     char text[8192];        /* "text:" or "tokens:" line, without the key */
     char logits[64];        /* "logits_xxh64:" value */
+    int *iter;              /* per token: the "iter=" of its @token line (-1 absent) */
     int status;             /* exit status (0 ok), or -1 when it did not start */
+    char err_tail[2048];    /* the last lines CMD wrote to stderr */
     /* from HMT_STATS, when hmt ran (-1 = absent) */
     double bytes_evicted, bytes_faulted, evictions, faults, stall_ms, emulated_ms;
     double emulated_bytes, peak_resident_bytes, managed_bytes;
@@ -63,11 +86,17 @@ struct hmt_run_result {
 
 /* Spawns argv in the environment hmt_prepare_env(o, p, with_hmt, quiet) makes (plus
  * HMT_BENCH_LINES=1), collects its stdout (echoed to stderr when echo, @token lines
- * excepted) and parses it. stats_path: with hmt, the HMT_STATS file to use and read. */
+ * excepted) and parses it. Its stderr is collected too: shown in full when echo, else only
+ * its last lines kept in r->err_tail (hmt_say_failure prints them). stats_path: with hmt,
+ * the HMT_STATS file to use and read. */
 int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_paths *p,
                     int with_hmt, int quiet, const char *stats_path, int echo,
                     struct hmt_run_result *r);
 void hmt_run_result_free(struct hmt_run_result *r);
+/* When run r failed (exit status not 0) or printed no @token line (and need_tokens): one
+ * line "hmt WHO: CMD ... (config)" and CMD's last stderr lines, indented; returns 1. Else 0. */
+int hmt_say_failure(const char *who, const char *cmd, const char *config,
+                    const struct hmt_run_result *r, int need_tokens);
 
 /* One configuration's pooled measurements and summary. */
 struct hmt_config_summary {
@@ -80,6 +109,9 @@ struct hmt_config_summary {
     char text[8192], logits[64];
     int same_output;        /* text and hash equal to the first configuration's */
     int runs, failed;
+    double *gen_means;      /* mean latency of each generation (an iter= group of a run) */
+    size_t ngen;
+    double spread_pct;      /* run-to-run spread: (max - min) / median of gen_means, % */
 };
 void hmt_summary_add(struct hmt_config_summary *s, const struct hmt_run_result *r);
 void hmt_summary_finish(struct hmt_config_summary *s, const struct hmt_config_summary *base);

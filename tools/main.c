@@ -25,12 +25,33 @@ static void usage(FILE *f)
 
 static void run_usage(FILE *f)
 {
+    struct hmt_paths p;
+    hmt_paths_find(&p);
+    int gpu = hmt_have_gpu();
     fprintf(f,
 "usage: hmt run [options] -- CMD ARGS...\n"
-"Runs CMD with libhmt.so preloaded and the HMT_* settings below. Where this machine has no\n"
-"NVIDIA driver, the simulated device's libcuda.so.1 is put first on LD_LIBRARY_PATH (said\n"
-"in one line). Settings already in the environment (any HMT_* variable) are kept.\n"
-"\n%s", hmt_run_opts_help);
+"Runs CMD with libhmt.so preloaded and the HMT_* settings below. Settings already in the\n"
+"environment (any HMT_* variable) are kept unless an option here sets them. Values are\n"
+"checked first: a bad one is refused with one line (exit 2), never passed on.\n"
+"\n"
+"What it sets, exactly:\n"
+"  LD_PRELOAD=%s (prepended)\n"
+"  HMT_* for each option given (table below)\n"
+"  LD_LIBRARY_PATH=%s (prepended) -- only where there is no NVIDIA driver\n"
+"      (no /dev/nvidia0, or no libcuda.so.1 that is not the sim) or with --device sim;\n"
+"      said in one line. It puts the simulated device's libcuda.so.1 in front.\n"
+"Here: %s.\n"
+"So by hand, without hmt run, the same is\n"
+"  %s%s%sLD_PRELOAD=%s HMT_HINTS=FILE CMD ARGS...\n"
+"(without the LD_LIBRARY_PATH part, a machine with no NVIDIA driver has no libcuda.so.1\n"
+"for CMD to load and its CUDA calls fail).\n"
+"\n%s",
+            p.libhmt[0] ? p.libhmt : "<libhmt.so: not found>",
+            p.sim_dir[0] ? p.sim_dir : "<the sim's folder: not found>",
+            gpu ? "an NVIDIA driver was found, so the sim is not used unless --device sim"
+                : "no NVIDIA driver was found, so the sim is used",
+            gpu ? "" : "LD_LIBRARY_PATH=", gpu ? "" : (p.sim_dir[0] ? p.sim_dir : "SIMDIR"), gpu ? "" : " ",
+            p.libhmt[0] ? p.libhmt : "libhmt.so", hmt_run_opts_help);
 }
 
 static void bench_usage(FILE *f)
@@ -48,7 +69,13 @@ static void bench_usage(FILE *f)
 "  --iterations N   measured runs of CMD per configuration (default 3)\n"
 "  --warmup N       unmeasured runs per configuration first (default 1)\n"
 "  --json FILE      also write everything, raw per-token latencies included, as JSON\n"
-"  --echo           show CMD's output (stdout, except @token lines) on stderr\n"
+"                   (checked writable before anything runs)\n"
+"  --echo           show CMD's output (stdout, except @token lines, and stderr) on\n"
+"                   stderr; without it, CMD's stderr is shown only when a run fails\n"
+"\n"
+"The first run that fails, or that prints no @token line, stops the bench (exit 1) with\n"
+"one line and CMD's last stderr lines. A latency difference smaller than the run-to-run\n"
+"spread of the generations' mean latencies is reported as \"within noise\".\n"
 "%s", hmt_run_opts_help);
 }
 
@@ -151,6 +178,11 @@ int hmt_cmd_bench(int argc, char **argv)
         fprintf(stderr, "hmt bench: no command given (hmt bench [options] -- CMD ARGS...)\n");
         return 2;
     }
+    const char *why;
+    if (json && hmt_check_out_file(json, &why) != 0) {
+        fprintf(stderr, "hmt bench: --json %s: cannot write it: %s\n", json, why);
+        return 2;
+    }
     struct hmt_paths p;
     hmt_paths_find(&p);
     char stats[] = "/tmp/hmt-bench-stats-XXXXXX";
@@ -182,21 +214,25 @@ int hmt_cmd_bench(int argc, char **argv)
             hmt_run_collect(argv + cmd, &o, &p, c == 1, quiet, c == 1 ? stats_path : NULL,
                             echo, &r);
             quiet = 1;
-            if (r.status != 0) {
-                fprintf(stderr, "hmt bench: %s exited with status %d (%s)\n", argv[cmd],
-                        r.status, s[c].name);
+            /* A failed run (or one with nothing to time) stops the bench: the runs after
+             * it would fail alike, and a table of them says nothing. */
+            if (hmt_say_failure("bench", argv[cmd], s[c].name, &r, 1)) {
+                hmt_run_result_free(&r);
                 failed = 1;
-            } else if (r.n == 0) {
-                fprintf(stderr, "hmt bench: %s printed no @token lines; see hmt bench "
-                                "--help\n", argv[cmd]);
-                failed = 1;
+                goto out;
             }
             if (it >= warmup)
                 hmt_summary_add(&s[c], &r);
             hmt_run_result_free(&r);
         }
     }
+out:
     unlink(stats);
+    if (failed) {
+        hmt_summary_free(&s[0]);
+        hmt_summary_free(&s[1]);
+        return 1;
+    }
     hmt_summary_finish(&s[0], NULL);
     hmt_summary_finish(&s[1], &s[0]);
     hmt_print_table(s, 2);

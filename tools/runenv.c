@@ -10,16 +10,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 const char hmt_run_opts_help[] =
 "  --hints FILE        tier hints (hmt analyze output or the seed's flat map) -> HMT_HINTS\n"
+"                      FILE may hold {rank}: libhmt replaces it with $RANK, else\n"
+"                      $LOCAL_RANK, else 0; hmt checks the file this process gets\n"
 "  --mode MODE         real | emulated | off -> HMT_MODE (default real)\n"
-"  --hbm-limit X       GPU memory budget: bytes with K/M/G/T, or N% -> HMT_HBM_LIMIT\n"
-"  --nvme-dir DIR      folder for the NVMe spill file -> HMT_NVME_DIR\n"
-"  --stats FILE        write hmt's counters as JSON at exit ('-' = stderr) -> HMT_STATS\n"
-"  --tier-spec SPEC    emulated tier speeds, e.g. CPU=5us:64GB/s,CXL=2us:400GB/s\n"
-"                      -> HMT_TIER_SPEC\n"
+"  --hbm-limit X       GPU memory budget -> HMT_HBM_LIMIT: bytes, a number (1.5 too) with\n"
+"                      an optional K/M/G/T (binary: 1K = 1024) and optional B, e.g. 512M;\n"
+"                      or N% of device memory, 0 < N <= 100. 0 is a zero budget.\n"
+"  --nvme-dir DIR      existing, writable folder for the NVMe spill file -> HMT_NVME_DIR\n"
+"  --stats FILE        write hmt's counters as JSON at exit ('-' = stderr) -> HMT_STATS;\n"
+"                      its folder must exist\n"
+"  --tier-spec SPEC    emulated tier speeds, NAME=<setup>us:<bandwidth>GB/s comma list,\n"
+"                      e.g. CPU=5us:64GB/s,CXL=2us:400GB/s (GB = 10^9 bytes; libhmt also\n"
+"                      takes the units left out: CPU=5:64) -> HMT_TIER_SPEC\n"
 "  --emulate MODEL     emulated-mode cost model: residency (default) | every-use\n"
 "                      -> HMT_EMULATE\n"
 "  --device D          auto | sim | gpu: which libcuda.so.1 (default auto: the sim when\n"
@@ -64,8 +71,41 @@ int hmt_run_opt_parse(struct hmt_run_opts *o, int argc, char **argv, int *i)
         fprintf(stderr, "hmt: --device %s: expected auto, sim or gpu\n", *dst);
         return -1;
     }
-    if (dst == &o->hints && access(*dst, R_OK) != 0) {
-        fprintf(stderr, "hmt: --hints %s: cannot read it\n", *dst);
+    const char *why = NULL;
+    if (dst == &o->hints) {
+        /* libhmt opens the path after replacing {rank} (one hints file per rank of a
+         * distributed job), so check what it will open: in this environment, the file
+         * this process's rank gets. */
+        char *path = hmt_expand_rank(*dst);
+        int ok = path && access(path, R_OK) == 0;
+        if (!ok)
+            fprintf(stderr, "hmt: --hints %s: cannot read %s%s\n", *dst,
+                    path ? path : "it", path && strcmp(path, *dst) ? " ({rank} replaced)" : "");
+        free(path);
+        return ok ? 1 : -1;
+    }
+    if (dst == &o->hbm_limit && hmt_check_size(*dst, 1, NULL) < 0) {
+        fprintf(stderr, "hmt: --hbm-limit %s: expected bytes with an optional K/M/G/T "
+                        "(binary units), e.g. 512M or 1.5G, or N%% of the device with "
+                        "0 < N <= 100\n", *dst);
+        return -1;
+    }
+    if (dst == &o->tier_spec && hmt_check_tier_spec(*dst) != 0) {
+        fprintf(stderr, "hmt: --tier-spec %s: expected NAME=<setup>us:<bandwidth>GB/s, "
+                        "comma-separated, e.g. CPU=5us:64GB/s,CXL=2us:400GB/s\n", *dst);
+        return -1;
+    }
+    if (dst == &o->nvme_dir && hmt_check_dir(*dst, &why) != 0) {
+        fprintf(stderr, "hmt: --nvme-dir %s: %s (it must be an existing folder hmt can "
+                        "write its spill file in)\n", *dst, why);
+        return -1;
+    }
+    if (dst == &o->stats && strcmp(*dst, "-") && hmt_check_out_file(*dst, &why) != 0) {
+        fprintf(stderr, "hmt: --stats %s: cannot write it: %s\n", *dst, why);
+        return -1;
+    }
+    if (dst == &o->emulate && strcasecmp(*dst, "residency") && strcasecmp(*dst, "every-use")) {
+        fprintf(stderr, "hmt: --emulate %s: expected residency or every-use\n", *dst);
         return -1;
     }
     return 1;
@@ -131,20 +171,23 @@ static void remove_items(const char *var, const char *needle)
     free(out);
 }
 
-static void set_or_unset(const char *var, const char *v)
+int hmt_uses_sim(const struct hmt_run_opts *o)
 {
-    if (v)
-        setenv(var, v, 1);
-    else
-        unsetenv(var);
+    const char *dev = o->device ? o->device : "auto";
+    return !strcmp(dev, "sim") || (!strcmp(dev, "auto") && !hmt_have_gpu());
+}
+
+void hmt_say_device(const struct hmt_run_opts *o, const struct hmt_paths *p)
+{
+    if (hmt_uses_sim(o) && p->sim_dir[0])
+        fprintf(stderr, "hmt: no NVIDIA driver found; using the simulated device "
+                        "(%s/libcuda.so.1)\n", p->sim_dir);
 }
 
 int hmt_prepare_env(const struct hmt_run_opts *o, const struct hmt_paths *p, int with_hmt,
                     int quiet)
 {
-    const char *dev = o->device ? o->device : "auto";
-    int use_sim = !strcmp(dev, "sim") || (!strcmp(dev, "auto") && !hmt_have_gpu());
-    if (use_sim) {
+    if (hmt_uses_sim(o)) {
         if (!p->sim_dir[0]) {
             fprintf(stderr, "hmt: no NVIDIA driver here and the simulated driver was not "
                             "found (build target cuda_sim)\n");
@@ -152,8 +195,7 @@ int hmt_prepare_env(const struct hmt_run_opts *o, const struct hmt_paths *p, int
         }
         prepend("LD_LIBRARY_PATH", p->sim_dir, ':');
         if (!quiet)
-            fprintf(stderr, "hmt: no NVIDIA driver found; using the simulated device "
-                            "(%s/libcuda.so.1)\n", p->sim_dir);
+            hmt_say_device(o, p);
     }
     if (!with_hmt) {
         /* A baseline is a run without hmt: nothing of ours preloaded, no HMT_* settings
@@ -181,8 +223,16 @@ int hmt_prepare_env(const struct hmt_run_opts *o, const struct hmt_paths *p, int
     }
     prepend("LD_PRELOAD", p->libhmt, ':');
     if (o->hints) {
-        char real[4096];
-        set_or_unset("HMT_HINTS", realpath(o->hints, real) ? real : o->hints);
+        /* Absolute, so that CMD may change folder; a {rank} path keeps its {rank} for
+         * libhmt to replace in each rank's process. */
+        char real[4096], cwd[2048];
+        if (!strstr(o->hints, "{rank}") && realpath(o->hints, real))
+            setenv("HMT_HINTS", real, 1);
+        else if (o->hints[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
+                 snprintf(real, sizeof(real), "%s/%s", cwd, o->hints) < (int)sizeof(real))
+            setenv("HMT_HINTS", real, 1);
+        else
+            setenv("HMT_HINTS", o->hints, 1);
     }
     if (o->mode) setenv("HMT_MODE", o->mode, 1);
     if (o->hbm_limit) setenv("HMT_HBM_LIMIT", o->hbm_limit, 1);
