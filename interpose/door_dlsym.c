@@ -47,8 +47,18 @@
 typedef void *(*dlsym_fn)(void *, const char *);
 static dlsym_fn _Atomic libc_dlsym;
 
+static atomic_int ctor_done;   /* dlsym_init has run */
+
 static dlsym_fn find_libc_dlsym(void)
 {
+    if (!atomic_load_explicit(&ctor_done, memory_order_acquire)) {
+        /* Before our constructors: a sanitizer runtime's own start-up calls dlsym while its
+         * dlopen interceptor cannot forward yet, so dlopen is off limits. The definition
+         * after libhmt is libc's (unless libhmt is loaded twice); not cached, the
+         * constructor resolves the exact one. */
+        dlsym_fn f = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+        return f ? f : (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", HMT_GLIBC_BASE);
+    }
     static const struct { const char *lib, *ver; } where[] = {
         { "libc.so.6", "GLIBC_2.34" },          /* glibc >= 2.34: dlsym lives in libc */
         { "libdl.so.2", HMT_GLIBC_BASE },       /* older glibc */
@@ -80,6 +90,7 @@ void *hmt_libc_dlsym(void *handle, const char *name)
 
 __attribute__((constructor(101))) static void dlsym_init(void)
 {
+    atomic_store_explicit(&ctor_done, 1, memory_order_release);
     get_libc_dlsym();
 }
 
@@ -172,7 +183,11 @@ __attribute__((always_inline)) static inline void *decide(void *handle, const ch
     if (!special && atomic_load_explicit(&hmt_driver_ready, memory_order_acquire) &&
         handle != hmt_driver_handle)
         return PASS;                   /* the common case: someone else's library */
-    if (!name)
+    /* Every hooks.def name starts with "cu": a cheap prefilter only (the decision is the
+     * exact lookup below), which also keeps the sanitizer runtimes' own start-up lookups
+     * (dlsym(RTLD_NEXT, "mmap"), before their shadow memory exists) out of instrumented
+     * code in other files. This file itself is never instrumented (CMakeLists.txt). */
+    if (!name || name[0] != 'c' || name[1] != 'u')
         return PASS;
     int id = hmt_hook_find(name);
     if (id < 0)
