@@ -130,11 +130,19 @@ static int after(const struct link_map *m, const struct link_map *later)
     return 0;
 }
 
-/* The first object after `from` that defines `name` itself; its definition or NULL. */
+/* The first object after `from` that defines `name` itself; its definition or NULL.
+ * A raw link map is not a dlsym handle for objects loaded at start (glibc gives them no
+ * search list until someone dlopens them: dlsym on one crashes), so each is looked up
+ * through a real handle, dlopen(RTLD_NOLOAD) of its own name. That takes the loader's lock;
+ * it happens only for RTLD_NEXT lookups of driver names. */
 static void *walk_from(struct link_map *from, const char *name)
 {
     for (struct link_map *m = from->l_next; m; m = m->l_next) {
-        void *p = hmt_libc_dlsym(m, name);   /* m and its dependencies ... */
+        void *h = dlopen(m->l_name && *m->l_name ? m->l_name : NULL, RTLD_LAZY | RTLD_NOLOAD);
+        if (!h)
+            continue;                        /* e.g. the vDSO: never a driver */
+        void *p = hmt_libc_dlsym(h, name);   /* m and its dependencies ... */
+        dlclose(h);                          /* drop the reference NOLOAD took */
         if (p && map_of(p) == m)             /* ... but only m's own definition counts */
             return p;
     }
