@@ -197,6 +197,9 @@ static int run(char **argv)
         }
     }
     fclose(of);
+    free(res);
+    free(up);
+    free(d);
     cJSON_Delete(hints);
     hmt_weights_free(ws);
     return 0;
