@@ -57,28 +57,70 @@ static void note_htod_unified(CUdeviceptr dst, CUdeviceptr src, size_t n)
     if (is_host_ptr(src) && !is_host_ptr(dst)) hmt_hints_note_htod(dst, (const void *)(uintptr_t)src, n);
 }
 
-/* Piece size for a 1D copy or fill of n bytes touching managed memory that could not be
- * resident at once (more than half the budget): a quarter of the budget, in whole chunks.
- * 0 = no split. Pieces run in order on the same stream, sync pieces each synchronously, so
- * the program sees the same ordering as one call. */
-static size_t piece_bytes(size_t n, CUdeviceptr a, CUdeviceptr b)
+/* Splitting a 1D copy or fill that could not be resident at once. The need of a range is
+ * the chunks it touches (a range straddles chunk boundaries), summed over the operands in
+ * managed memory: src and dst each pin their own chunks. A copy that needs more than half
+ * the budget runs as pieces that each end at the k-th next chunk boundary of every managed
+ * operand (the first such boundary wins), so a piece needs at most k chunks per operand,
+ * k = half the budget's chunks / operands, at least 1. With k = 1 a piece needs one chunk
+ * per operand: only when even that exceeds the budget is OUT_OF_MEMORY the answer.
+ * Pieces run in order on the caller's stream (sync pieces each synchronously), so the
+ * program sees the same ordering as one call; a piece is never split again (split_depth),
+ * which also ends the recursion a one-chunk budget used to start. */
+static __thread int split_depth;
+
+/* Managed-operand flag of a copy side; host sides pass 0 as the address. */
+#define MANAGED_(p) ((p) != 0 && hmt_space_maybe(p))
+
+static size_t chunks_touched(CUdeviceptr a, size_t n)
 {
-    if (!hmt_engaged || !hmt_res.ready || n <= hmt_res.budget / 2) return 0;
-    if (!hmt_space_maybe(a) && !hmt_space_maybe(b)) return 0;
-    size_t p = (size_t)(hmt_res.budget / 4);
-    p -= p % hmt_res.chunk;
-    return p ? p : hmt_res.chunk;
+    size_t c = hmt_res.chunk;
+    return (size_t)(((a + n - 1) / c) - (a / c) + 1);
 }
 
-#define SPLIT_1D(n, a, b, call_piece) do {                                                  \
-        size_t piece_ = piece_bytes((n), (a), (b));                                         \
-        if (piece_) {                                                                       \
-            for (size_t off = 0; off < (n); off += piece_) {                                \
-                size_t len = (n) - off < piece_ ? (n) - off : piece_;                       \
-                CUresult rp_ = call_piece;                                                  \
-                if (rp_ != CUDA_SUCCESS) return rp_;                                        \
+/* k (chunks per operand per piece), or 0 when the copy needs no split. */
+static size_t split_k(size_t n, CUdeviceptr a, int ma, CUdeviceptr b, int mb)
+{
+    if (split_depth || !n || !hmt_engaged || !hmt_res.ready || !hmt_res.chunk) return 0;
+    size_t need = (ma ? chunks_touched(a, n) : 0) + (mb ? chunks_touched(b, n) : 0);
+    size_t half = (size_t)(hmt_res.budget / hmt_res.chunk / 2);
+    if (!need || need <= half) return 0;
+    size_t k = half / (size_t)(ma + mb);
+    return k ? k : 1;
+}
+
+/* Length of the piece starting at off: up to the k-th chunk boundary of each managed operand. */
+static size_t piece_len(size_t off, size_t n, size_t k, CUdeviceptr a, int ma, CUdeviceptr b, int mb)
+{
+    size_t c = hmt_res.chunk, len = n - off;
+    if (ma) { CUdeviceptr p = a + off; size_t l = (size_t)(p - p % c + k * c - p); if (l < len) len = l; }
+    if (mb) { CUdeviceptr p = b + off; size_t l = (size_t)(p - p % c + k * c - p); if (l < len) len = l; }
+    return len;
+}
+
+/* 1 when a copy of n bytes between a and b (0 = host) runs as pieces. */
+static int splits(size_t n, CUdeviceptr a, CUdeviceptr b)
+{
+    int ma = MANAGED_(a), mb = MANAGED_(b);
+    return (ma || mb) && split_k(n, a, ma, b, mb);
+}
+
+#define SPLIT_1D(n, a, b, call_piece) SPLIT_1D_ALIGNED(n, a, b, 1, call_piece)
+/* esz: pieces are whole elements (memset D16/D32 at any address). */
+#define SPLIT_1D_ALIGNED(n, a, b, esz, call_piece) do {                                     \
+        int ma_ = MANAGED_(a), mb_ = MANAGED_(b);                                             \
+        size_t k_ = (ma_ || mb_) ? split_k((n), (a), ma_, (b), mb_) : 0;                     \
+        if (k_) {                                                                           \
+            CUresult rp_ = CUDA_SUCCESS;                                                    \
+            split_depth = 1;                                                                \
+            for (size_t off = 0, len; off < (n) && rp_ == CUDA_SUCCESS; off += len) {        \
+                len = piece_len(off, (n), k_, (a), ma_, (b), mb_);                          \
+                len -= len % (esz);                                                         \
+                if (!len) len = (n) - off < (esz) ? (n) - off : (esz);                      \
+                rp_ = call_piece;                                                           \
             }                                                                               \
-            return CUDA_SUCCESS;                                                            \
+            split_depth = 0;                                                                \
+            return rp_;                                                                     \
         }                                                                                   \
     } while (0)
 
@@ -105,6 +147,7 @@ CUresult hmt_h_memcpy_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, C
 CUresult hmt_h_memcpy_peer(CUresult (*real)(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t),
                            CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc, size_t n)
 {
+    SPLIT_1D(n, dst, src, hmt_h_memcpy_peer(real, dst + off, dc, src + off, sc, len));
     RUN_COPY(SYNC_STREAM(real, cuMemcpyPeer_ptds),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, dc, src, sc, n));
 }
@@ -113,6 +156,7 @@ CUresult hmt_h_memcpy_peer_async(CUresult (*real)(CUdeviceptr, CUcontext, CUdevi
                                  CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc,
                                  size_t n, CUstream s)
 {
+    SPLIT_1D(n, dst, src, hmt_h_memcpy_peer_async(real, dst + off, dc, src + off, sc, len, s));
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyPeerAsync_ptsz, s),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)),
              real(dst, dc, src, sc, n, s));
@@ -136,7 +180,7 @@ static CUresult htod_async_piece(CUresult (*real)(CUdeviceptr, const void *, siz
 CUresult hmt_h_memcpy_htod(CUresult (*real)(CUdeviceptr, const void *, size_t), CUdeviceptr dst,
                            const void *src, size_t n)
 {
-    if (piece_bytes(n, dst, 0) && hmt_engaged) hmt_hints_note_htod(dst, src, n);  /* whole tensor once */
+    if (hmt_engaged && splits(n, dst, 0)) hmt_hints_note_htod(dst, src, n);  /* whole tensor once */
     SPLIT_1D(n, dst, 0, htod_piece(real, dst + off, (const char *)src + off, len));
     if (hmt_engaged) hmt_hints_note_htod(dst, src, n);
     RUN_COPY(SYNC_STREAM(real, cuMemcpyHtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, src, n));
@@ -145,7 +189,7 @@ CUresult hmt_h_memcpy_htod(CUresult (*real)(CUdeviceptr, const void *, size_t), 
 CUresult hmt_h_memcpy_htod_async(CUresult (*real)(CUdeviceptr, const void *, size_t, CUstream),
                                  CUdeviceptr dst, const void *src, size_t n, CUstream s)
 {
-    if (piece_bytes(n, dst, 0) && hmt_engaged) hmt_hints_note_htod(dst, src, n);  /* whole tensor once */
+    if (hmt_engaged && splits(n, dst, 0)) hmt_hints_note_htod(dst, src, n);  /* whole tensor once */
     SPLIT_1D(n, dst, 0, htod_async_piece(real, dst + off, (const char *)src + off, len, s));
     if (hmt_engaged) hmt_hints_note_htod(dst, src, n);
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyHtoDAsync_v2_ptsz, s), hmt_op_add_range(op, dst, n),
@@ -184,15 +228,17 @@ CUresult hmt_h_memcpy_dtod_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size
 }
 
 CUresult hmt_h_memcpy_dtoa(CUresult (*real)(CUarray, size_t, CUdeviceptr, size_t), CUarray a,
-                           size_t off, CUdeviceptr src, size_t n)
+                           size_t aoff, CUdeviceptr src, size_t n)
 {
-    RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoA_v2_ptds), hmt_op_add_range(op, src, n), real(a, off, src, n));
+    SPLIT_1D(n, src, 0, hmt_h_memcpy_dtoa(real, a, aoff + off, src + off, len));
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoA_v2_ptds), hmt_op_add_range(op, src, n), real(a, aoff, src, n));
 }
 
 CUresult hmt_h_memcpy_atod(CUresult (*real)(CUdeviceptr, CUarray, size_t, size_t), CUdeviceptr dst,
-                           CUarray a, size_t off, size_t n)
+                           CUarray a, size_t aoff, size_t n)
 {
-    RUN_COPY(SYNC_STREAM(real, cuMemcpyAtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, a, off, n));
+    SPLIT_1D(n, dst, 0, hmt_h_memcpy_atod(real, dst + off, a, aoff + off, len));
+    RUN_COPY(SYNC_STREAM(real, cuMemcpyAtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, a, aoff, n));
 }
 
 /* ---- 2D / 3D copies ----------------------------------------------------------------- */
@@ -383,14 +429,14 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
 #define MEMSET_1D(fn, T, esz, ptds)                                                              \
     CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t), CUdeviceptr d, T v, size_t n)          \
     {                                                                                            \
-        SPLIT_1D(n * (esz), d, 0, fn(real, d + off, v, len / (esz)));                           \
+        SPLIT_1D_ALIGNED(n * (esz), d, 0, esz, fn(real, d + off, v, len / (esz)));                           \
         RUN_COPY(SYNC_STREAM(real, ptds), hmt_op_add_range(op, d, n * (esz)), real(d, v, n));    \
     }
 #define MEMSET_1D_ASYNC(fn, T, esz, ptsz)                                                        \
     CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t, CUstream), CUdeviceptr d, T v, size_t n, \
                 CUstream s)                                                                      \
     {                                                                                            \
-        SPLIT_1D(n * (esz), d, 0, fn(real, d + off, v, len / (esz), s));                        \
+        SPLIT_1D_ALIGNED(n * (esz), d, 0, esz, fn(real, d + off, v, len / (esz), s));                        \
         RUN_COPY(ASYNC_STREAM(real, ptsz, s), hmt_op_add_range(op, d, n * (esz)),                \
                  real(d, v, n, s));                                                              \
     }
