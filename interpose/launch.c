@@ -2,8 +2,11 @@
  * (cuLaunchKernel, cuLaunchKernelEx, cuLaunchCooperativeKernel and their _ptsz variants) and
  * graph launches (a snapshot taken at instantiate, refreshed by exec updates).
  *
- * A launch's parameter bytes are scanned at 8-byte alignment (positions in the packed
- * parameter buffer); every value inside a managed allocation is a reference. The layout
+ * A launch's parameter bytes are scanned for 8-byte values at every 4-byte offset (positions
+ * in the packed parameter buffer): a pointer inside a by-value struct may sit at a 4-byte
+ * aligned offset (#pragma pack(4), a struct of ints and pointers). Every value inside a
+ * managed allocation is a reference; a false one only faults in more, a missed one lets
+ * the kernel touch an evicted chunk. The layout
  * comes from cuFuncGetParamInfo (cuKernelGetParamInfo for library kernels), cached per
  * function in a fixed open-addressing table whose entries are immutable once published, so
  * the launch path reads it without a lock. With `extra`, the packed buffer and its size say
@@ -103,10 +106,11 @@ static const struct layout *layout_of(CUfunction f, int *owned)
 
 /* ---- the scan ------------------------------------------------------------------------- */
 
-/* Scans bytes [off, off+size) of the packed parameter buffer, whose bytes start at p. */
+/* Scans bytes [off, off+size) of the packed parameter buffer, whose bytes start at p:
+ * 8-byte values at every 4-byte aligned position. */
 static void scan_bytes(struct hmt_op *op, const unsigned char *p, size_t off, size_t size)
 {
-    for (size_t pos = (off + 7) & ~(size_t)7; pos + 8 <= off + size; pos += 8) {
+    for (size_t pos = (off + 3) & ~(size_t)3; pos + 8 <= off + size; pos += 4) {
         uint64_t v;
         memcpy(&v, p + (pos - off), 8);
         if (hmt_space_maybe((CUdeviceptr)v)) hmt_op_add_ref(op, (CUdeviceptr)v);
@@ -206,11 +210,14 @@ CUresult hmt_h_launch_cooperative(pfn_launch_coop real, CUfunction f, unsigned g
 /* ---- graphs ---------------------------------------------------------------------------- */
 
 /* What an instantiated graph may touch: references (len 0: the allocation or hinted tensor
- * they point into) and byte ranges (copies, memsets). */
-struct snap_ref { CUdeviceptr addr; size_t len; };
+ * they point into) and byte ranges (copies, memsets), each with the top-level node it came
+ * from, so that an exec node update replaces that node's references instead of adding to
+ * them (a union would keep the old target resident and can fail with OOM spuriously). */
+struct snap_ref { CUdeviceptr addr; size_t len; CUgraphNode node; };
 struct snap {
     CUgraphExec exec;
     int all;
+    CUgraphNode node;         /* the top-level node being scanned: tag of pushed refs */
     size_t n, cap;
     struct snap_ref *refs;
     struct snap *next;
@@ -225,7 +232,7 @@ static size_t snap_bucket(CUgraphExec e) { return slot_of(e) & (SNAP_BUCKETS - 1
 static void snap_push(struct snap *s, CUdeviceptr addr, size_t len)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (s->refs[i].addr == addr && s->refs[i].len == len) return;
+        if (s->refs[i].addr == addr && s->refs[i].len == len && s->refs[i].node == s->node) return;
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 16;
         struct snap_ref *nr = realloc(s->refs, nc * sizeof(*nr));
@@ -234,12 +241,13 @@ static void snap_push(struct snap *s, CUdeviceptr addr, size_t len)
     }
     s->refs[s->n].addr = addr;
     s->refs[s->n].len = len;
+    s->refs[s->n].node = s->node;
     s->n++;
 }
 
 static void snap_scan_bytes(struct snap *s, const unsigned char *p, size_t off, size_t size)
 {
-    for (size_t pos = (off + 7) & ~(size_t)7; pos + 8 <= off + size; pos += 8) {
+    for (size_t pos = (off + 3) & ~(size_t)3; pos + 8 <= off + size; pos += 4) {   /* as scan_bytes */
         uint64_t v;
         memcpy(&v, p + (pos - off), 8);
         if (hmt_space_maybe((CUdeviceptr)v)) snap_push(s, (CUdeviceptr)v, 0);
@@ -310,6 +318,7 @@ static void snap_graph(struct snap *s, CUgraph g, int depth)
     if (!nodes || hmt_real.cuGraphGetNodes(g, nodes, &n) != CUDA_SUCCESS) { free(nodes); s->all = 1; return; }
     for (size_t i = 0; i < n; i++) {
         CUgraphNodeType t;
+        if (!depth) s->node = nodes[i];   /* nested nodes count as their top-level child node */
         if (hmt_real.cuGraphNodeGetType(nodes[i], &t) != CUDA_SUCCESS) { s->all = 1; continue; }
         if (t == CU_GRAPH_NODE_TYPE_KERNEL) {
             CUDA_KERNEL_NODE_PARAMS kp;
@@ -337,7 +346,8 @@ static void snap_graph(struct snap *s, CUgraph g, int depth)
     free(nodes);
 }
 
-/* Replaces (fresh=1) or extends the snapshot of exec; the new snapshot is built outside the
+/* Replaces (replace=1) the snapshot of exec, or replaces the references of one node
+ * (replace=0: the delta's refs all carry that node); the new snapshot is built outside the
  * lock and swapped in. */
 static void snap_store(CUgraphExec exec, struct snap *fresh_or_delta, int replace)
 {
@@ -347,7 +357,12 @@ static void snap_store(CUgraphExec exec, struct snap *fresh_or_delta, int replac
     while (*pp && (*pp)->exec != exec) pp = &(*pp)->next;
     if (*pp && !replace) {
         struct snap *cur = *pp;
-        cur->all |= fresh_or_delta->all;
+        cur->all |= fresh_or_delta->all;   /* "everything" is not per node: it stays */
+        size_t k = 0;
+        for (size_t i = 0; i < cur->n; i++)
+            if (cur->refs[i].node != fresh_or_delta->node) cur->refs[k++] = cur->refs[i];
+        cur->n = k;
+        cur->node = fresh_or_delta->node;
         for (size_t i = 0; i < fresh_or_delta->n; i++)
             snap_push(cur, fresh_or_delta->refs[i].addr, fresh_or_delta->refs[i].len);
         pthread_mutex_unlock(&snap_lock);
@@ -449,23 +464,25 @@ CUresult hmt_h_graph_exec_update(CUresult (*real)(CUgraphExec, CUgraph, CUgraphN
     return r;
 }
 
-static void extend(CUgraphExec e, void (*fill)(struct snap *, const void *), const void *arg)
+/* Node n of exec e now has the parameters arg: its references replace n's old ones. */
+static void extend(CUgraphExec e, CUgraphNode n, void (*fill)(struct snap *, const void *), const void *arg)
 {
     struct snap *d = calloc(1, sizeof(*d));
     if (!d) return;
+    d->node = n;
     fill(d, arg);
     snap_store(e, d, 0);
 }
 static void fill_kernel(struct snap *s, const void *a) { snap_kernel(s, a); }
 static void fill_memcpy(struct snap *s, const void *a) { snap_memcpy(s, a); }
 static void fill_memset(struct snap *s, const void *a) { snap_memset(s, a); }
-static void fill_child(struct snap *s, const void *a) { snap_graph(s, (CUgraph)a, 0); }
+static void fill_child(struct snap *s, const void *a) { snap_graph(s, (CUgraph)a, 1); }  /* keeps s->node */
 
 CUresult hmt_h_graph_exec_kernel_set(CUresult (*real)(CUgraphExec, CUgraphNode, const CUDA_KERNEL_NODE_PARAMS *),
                                      CUgraphExec e, CUgraphNode n, const CUDA_KERNEL_NODE_PARAMS *p)
 {
     CUresult r = real(e, n, p);
-    if (hmt_engaged && r == CUDA_SUCCESS && p) extend(e, fill_kernel, p);
+    if (hmt_engaged && r == CUDA_SUCCESS && p) extend(e, n, fill_kernel, p);
     return r;
 }
 
@@ -477,7 +494,7 @@ CUresult hmt_h_graph_exec_kernel_set_v1(CUresult (*real)(CUgraphExec, CUgraphNod
         CUDA_KERNEL_NODE_PARAMS k;
         memset(&k, 0, sizeof(k));
         k.func = p->func; k.kernelParams = p->kernelParams; k.extra = p->extra;
-        extend(e, fill_kernel, &k);
+        extend(e, n, fill_kernel, &k);
     }
     return r;
 }
@@ -492,17 +509,17 @@ CUresult hmt_h_graph_exec_node_set(CUresult (*real)(CUgraphExec, CUgraphNode, CU
         memset(&k, 0, sizeof(k));
         k.func = p->kernel.func; k.kern = p->kernel.kern;
         k.kernelParams = p->kernel.kernelParams; k.extra = p->kernel.extra;
-        extend(e, fill_kernel, &k);
+        extend(e, n, fill_kernel, &k);
     } else if (p->type == CU_GRAPH_NODE_TYPE_MEMCPY) {
-        extend(e, fill_memcpy, &p->memcpy.copyParams);
+        extend(e, n, fill_memcpy, &p->memcpy.copyParams);
     } else if (p->type == CU_GRAPH_NODE_TYPE_MEMSET) {
         CUDA_MEMSET_NODE_PARAMS m;
         memset(&m, 0, sizeof(m));
         m.dst = p->memset.dst; m.pitch = p->memset.pitch; m.value = p->memset.value;
         m.elementSize = p->memset.elementSize; m.width = p->memset.width; m.height = p->memset.height;
-        extend(e, fill_memset, &m);
+        extend(e, n, fill_memset, &m);
     } else if (p->type == CU_GRAPH_NODE_TYPE_GRAPH) {
-        extend(e, fill_child, p->graph.graph);
+        extend(e, n, fill_child, p->graph.graph);
     }
     return r;
 }
@@ -511,7 +528,7 @@ CUresult hmt_h_graph_exec_memcpy_set(CUresult (*real)(CUgraphExec, CUgraphNode, 
                                      CUgraphExec e, CUgraphNode n, const CUDA_MEMCPY3D *p, CUcontext c)
 {
     CUresult r = real(e, n, p, c);
-    if (hmt_engaged && r == CUDA_SUCCESS && p) extend(e, fill_memcpy, p);
+    if (hmt_engaged && r == CUDA_SUCCESS && p) extend(e, n, fill_memcpy, p);
     return r;
 }
 
@@ -519,7 +536,7 @@ CUresult hmt_h_graph_exec_memset_set(CUresult (*real)(CUgraphExec, CUgraphNode, 
                                      CUgraphExec e, CUgraphNode n, const CUDA_MEMSET_NODE_PARAMS *p, CUcontext c)
 {
     CUresult r = real(e, n, p, c);
-    if (hmt_engaged && r == CUDA_SUCCESS && p) extend(e, fill_memset, p);
+    if (hmt_engaged && r == CUDA_SUCCESS && p) extend(e, n, fill_memset, p);
     return r;
 }
 
@@ -527,7 +544,7 @@ CUresult hmt_h_graph_exec_child_set(CUresult (*real)(CUgraphExec, CUgraphNode, C
                                     CUgraphExec e, CUgraphNode n, CUgraph child)
 {
     CUresult r = real(e, n, child);
-    if (hmt_engaged && r == CUDA_SUCCESS && child) extend(e, fill_child, child);
+    if (hmt_engaged && r == CUDA_SUCCESS && child) extend(e, n, fill_child, child);
     return r;
 }
 
