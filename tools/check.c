@@ -6,8 +6,8 @@
  * interpose/emulate.c HMT_TIER_SPEC, interpose/hints.c {rank}); hmt does not link libhmt,
  * so they are restated here and must follow those files. Where hmt is stricter it says so:
  * a percentage must be above 0 (0% of the device is no budget anyone means; a plain 0 is
- * the legal zero budget) and a number must start with a digit (libhmt's strtod would also
- * take "inf" and hex).
+ * the legal zero budget), numbers are plain decimals (libhmt's strtod would also take an
+ * exponent, hex or "inf"), and tier names hold no blanks (" CXL" would name no tier).
  */
 #define _GNU_SOURCE
 #include "hmt.h"
@@ -90,7 +90,7 @@ int hmt_check_tier_spec(const char *s)
         char *eq = strchr(e, '=');
         double setup, gbps;
         /* NAME: 1-15 characters (libhmt's buffer), no spaces */
-        if (!eq || eq == e || eq - e >= 16 || strpbrk(e, " \t") ) {
+        if (!eq || eq == e || eq - e >= 16 || strpbrk(e, " \t")) {
             bad = 1;
             break;
         }

@@ -84,8 +84,8 @@ struct hmt_run_result {
     double footprint;       /* "device_alloc_chunked_bytes:" from the workload, -1 = absent */
 };
 
-/* Spawns argv in the environment hmt_prepare_env(o, p, with_hmt, quiet) makes (plus
- * HMT_BENCH_LINES=1), collects its stdout (echoed to stderr when echo, @token lines
+/* Spawns argv in the environment hmt_prepare_env(o, p, with_hmt, 1) makes (plus
+ * HMT_BENCH_LINES=1; unless quiet, hmt_say_device first, from this process), collects its stdout (echoed to stderr when echo, @token lines
  * excepted) and parses it. Its stderr is collected too: shown in full when echo, else only
  * its last lines kept in r->err_tail (hmt_say_failure prints them). stats_path: with hmt,
  * the HMT_STATS file to use and read. */

@@ -26,4 +26,13 @@ TMPDIR="$T/tmp" "$E2E_HMT" demo --tokens 4 --runs 1 >"$T/out" 2>&1 ||
     fail "hmt demo --tokens 4 --runs 1 failed: $(tail -n 10 "$T/out")"
 grep -q 'removed at the end' "$T/out" || fail "demo does not say its folder is removed"
 [ -z "$(ls -A "$T/tmp")" ] || fail "demo left its work folder: $(ls "$T/tmp")"
+
+# A run that fails (a budget of 0.01% of the device: out of memory) stops the demo with one
+# line and its stderr tail, exit 1; the work folder is removed all the same.
+TMPDIR="$T/tmp" "$E2E_HMT" demo --tokens 4 --runs 1 --hbm-limit 0.01% >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -eq 1 ] || fail "demo with a 0.01% budget: exit $rc, expected 1"
+grep -q 'stopping' "$T/err" || fail "failed demo: no stop line: $(tail -n 5 "$T/err")"
+grep -q 'CUDA_ERROR_OUT_OF_MEMORY' "$T/err" || fail "failed demo: stderr tail missing"
+[ -z "$(ls -A "$T/tmp")" ] || fail "failed demo left its work folder: $(ls "$T/tmp")"
 exit 0
