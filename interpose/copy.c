@@ -51,10 +51,18 @@ static int is_host_ptr(CUdeviceptr p)
     return type == CU_MEMORYTYPE_HOST;
 }
 
+/* The device side writes [dst, dst+n): tags it overwrites beyond one tensor die (hints.h). */
+static void note_dev_write(CUdeviceptr dst, size_t n)
+{
+    if (hmt_hints_active()) hmt_hints_note_device_write(dst, n);
+}
+
+/* A unified copy to device memory: host->device names a tensor, device->device overwrites. */
 static void note_htod_unified(CUdeviceptr dst, CUdeviceptr src, size_t n)
 {
-    if (!hmt_hints_active()) return;
-    if (is_host_ptr(src) && !is_host_ptr(dst)) hmt_hints_note_htod(dst, (const void *)(uintptr_t)src, n);
+    if (!hmt_hints_active() || is_host_ptr(dst)) return;
+    if (is_host_ptr(src)) hmt_hints_note_htod(dst, (const void *)(uintptr_t)src, n);
+    else hmt_hints_note_device_write(dst, n);
 }
 
 /* Splitting a 1D copy or fill that could not be resident at once. The need of a range is
@@ -129,8 +137,8 @@ static int splits(size_t n, CUdeviceptr a, CUdeviceptr b)
 CUresult hmt_h_memcpy(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdeviceptr dst,
                       CUdeviceptr src, size_t n)
 {
+    if (hmt_engaged && !split_depth) note_htod_unified(dst, src, n);   /* whole copy once */
     SPLIT_1D(n, dst, src, hmt_h_memcpy(real, dst + off, src + off, len));
-    if (hmt_engaged) note_htod_unified(dst, src, n);
     RUN_COPY(SYNC_STREAM(real, cuMemcpy_ptds),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n));
 }
@@ -138,8 +146,8 @@ CUresult hmt_h_memcpy(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdevi
 CUresult hmt_h_memcpy_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, CUstream),
                             CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
+    if (hmt_engaged && !split_depth) note_htod_unified(dst, src, n);   /* whole copy once */
     SPLIT_1D(n, dst, src, hmt_h_memcpy_async(real, dst + off, src + off, len, s));
-    if (hmt_engaged) note_htod_unified(dst, src, n);
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyAsync_ptsz, s),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n, s));
 }
@@ -147,6 +155,7 @@ CUresult hmt_h_memcpy_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, C
 CUresult hmt_h_memcpy_peer(CUresult (*real)(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t),
                            CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc, size_t n)
 {
+    if (hmt_engaged) note_dev_write(dst, n);
     SPLIT_1D(n, dst, src, hmt_h_memcpy_peer(real, dst + off, dc, src + off, sc, len));
     RUN_COPY(SYNC_STREAM(real, cuMemcpyPeer_ptds),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, dc, src, sc, n));
@@ -156,6 +165,7 @@ CUresult hmt_h_memcpy_peer_async(CUresult (*real)(CUdeviceptr, CUcontext, CUdevi
                                  CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc,
                                  size_t n, CUstream s)
 {
+    if (hmt_engaged) note_dev_write(dst, n);
     SPLIT_1D(n, dst, src, hmt_h_memcpy_peer_async(real, dst + off, dc, src + off, sc, len, s));
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyPeerAsync_ptsz, s),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)),
@@ -214,6 +224,7 @@ CUresult hmt_h_memcpy_dtoh_async(CUresult (*real)(void *, CUdeviceptr, size_t, C
 CUresult hmt_h_memcpy_dtod(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), CUdeviceptr dst,
                            CUdeviceptr src, size_t n)
 {
+    if (hmt_engaged) note_dev_write(dst, n);
     SPLIT_1D(n, dst, src, hmt_h_memcpy_dtod(real, dst + off, src + off, len));
     RUN_COPY(SYNC_STREAM(real, cuMemcpyDtoD_v2_ptds),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n));
@@ -222,6 +233,7 @@ CUresult hmt_h_memcpy_dtod(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t), C
 CUresult hmt_h_memcpy_dtod_async(CUresult (*real)(CUdeviceptr, CUdeviceptr, size_t, CUstream),
                                  CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
+    if (hmt_engaged) note_dev_write(dst, n);
     SPLIT_1D(n, dst, src, hmt_h_memcpy_dtod_async(real, dst + off, src + off, len, s));
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyDtoDAsync_v2_ptsz, s),
              (hmt_op_add_range(op, dst, n), hmt_op_add_range(op, src, n)), real(dst, src, n, s));
@@ -237,6 +249,7 @@ CUresult hmt_h_memcpy_dtoa(CUresult (*real)(CUarray, size_t, CUdeviceptr, size_t
 CUresult hmt_h_memcpy_atod(CUresult (*real)(CUdeviceptr, CUarray, size_t, size_t), CUdeviceptr dst,
                            CUarray a, size_t aoff, size_t n)
 {
+    if (hmt_engaged) note_dev_write(dst, n);
     SPLIT_1D(n, dst, 0, hmt_h_memcpy_atod(real, dst + off, a, aoff + off, len));
     RUN_COPY(SYNC_STREAM(real, cuMemcpyAtoD_v2_ptds), hmt_op_add_range(op, dst, n), real(dst, a, aoff, n));
 }
@@ -270,6 +283,23 @@ static void note_htod_rows(CUmemorytype st, const void *host, size_t sp, CUmemor
         hmt_hints_note_htod(dst + r * dp, (const char *)host + r * sp, w);
 }
 
+/* A 2D/3D copy into device memory from anything but host memory: the device writes the
+ * destination's extent. */
+static void note_dev_side(CUmemorytype st, const void *sh, CUdeviceptr sd, CUmemorytype dt,
+                          CUdeviceptr dev, size_t x, size_t y, size_t z, size_t pitch,
+                          size_t layer_h, size_t w, size_t h, size_t d)
+{
+    if (!hmt_hints_active() || !w || !h || !d) return;
+    if (dt != CU_MEMORYTYPE_DEVICE && dt != CU_MEMORYTYPE_UNIFIED) return;
+    if (st == CU_MEMORYTYPE_HOST || (st == CU_MEMORYTYPE_UNIFIED && is_host_ptr(sd))) return;
+    (void)sh;
+    size_t p = pitch ? pitch : w;
+    size_t lh = layer_h ? layer_h : h;
+    CUdeviceptr start = dev + (z * lh + y) * p + x;
+    if (dt == CU_MEMORYTYPE_UNIFIED && is_host_ptr(start)) return;
+    hmt_hints_note_device_write(start, ((d - 1) * lh + (h - 1)) * p + w);
+}
+
 static void add_2d(struct hmt_op *op, const CUDA_MEMCPY2D *c)
 {
     add_side(op, c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, 0, c->srcPitch, 0,
@@ -281,6 +311,8 @@ static void add_2d(struct hmt_op *op, const CUDA_MEMCPY2D *c)
 static void note_2d(const CUDA_MEMCPY2D *c)
 {
     if (!c || !hmt_hints_active()) return;
+    note_dev_side(c->srcMemoryType, c->srcHost, c->srcDevice, c->dstMemoryType, c->dstDevice,
+                  c->dstXInBytes, c->dstY, 0, c->dstPitch, 0, c->WidthInBytes, c->Height, 1);
     note_htod_rows(c->srcMemoryType,
                    (const char *)c->srcHost + (c->srcHost ? c->srcY * c->srcPitch + c->srcXInBytes : 0),
                    c->srcPitch, c->dstMemoryType, c->dstDevice + c->dstY * c->dstPitch + c->dstXInBytes,
@@ -293,6 +325,13 @@ static void add_3d(struct hmt_op *op, const CUDA_MEMCPY3D *c)
              c->srcHeight, c->WidthInBytes, c->Height, c->Depth);
     add_side(op, c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch,
              c->dstHeight, c->WidthInBytes, c->Height, c->Depth);
+}
+
+static void note_3d_dev(const CUDA_MEMCPY3D *c)
+{
+    note_dev_side(c->srcMemoryType, c->srcHost, c->srcDevice, c->dstMemoryType, c->dstDevice,
+                  c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch, c->dstHeight, c->WidthInBytes,
+                  c->Height, c->Depth);
 }
 
 static void note_3d(CUmemorytype st, const void *sh, size_t sp, CUmemorytype dt, CUdeviceptr dd,
@@ -330,6 +369,7 @@ CUresult hmt_h_memcpy_2d_async(CUresult (*real)(const CUDA_MEMCPY2D *, CUstream)
 CUresult hmt_h_memcpy_3d(CUresult (*real)(const CUDA_MEMCPY3D *), const CUDA_MEMCPY3D *c)
 {
     if (!c) return real(c);
+    if (hmt_engaged) note_3d_dev(c);
     if (hmt_engaged && c->srcHost)
         note_3d(c->srcMemoryType, c->srcHost, c->srcPitch, c->dstMemoryType, c->dstDevice,
                 c->dstPitch, c->WidthInBytes, c->Height, c->Depth);
@@ -340,6 +380,7 @@ CUresult hmt_h_memcpy_3d_async(CUresult (*real)(const CUDA_MEMCPY3D *, CUstream)
                                CUstream s)
 {
     if (!c) return real(c, s);
+    if (hmt_engaged) note_3d_dev(c);
     if (hmt_engaged && c->srcHost)
         note_3d(c->srcMemoryType, c->srcHost, c->srcPitch, c->dstMemoryType, c->dstDevice,
                 c->dstPitch, c->WidthInBytes, c->Height, c->Depth);
@@ -349,6 +390,10 @@ CUresult hmt_h_memcpy_3d_async(CUresult (*real)(const CUDA_MEMCPY3D *, CUstream)
 CUresult hmt_h_memcpy_3d_peer(CUresult (*real)(const CUDA_MEMCPY3D_PEER *), const CUDA_MEMCPY3D_PEER *c)
 {
     if (!c) return real(c);
+    if (hmt_engaged)
+        note_dev_side(c->srcMemoryType, c->srcHost, c->srcDevice, c->dstMemoryType, c->dstDevice,
+                      c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch, c->dstHeight, c->WidthInBytes,
+                      c->Height, c->Depth);
     RUN_COPY(SYNC_STREAM(real, cuMemcpy3DPeer_ptds), add_3d_peer(op, c), real(c));
 }
 
@@ -356,6 +401,10 @@ CUresult hmt_h_memcpy_3d_peer_async(CUresult (*real)(const CUDA_MEMCPY3D_PEER *,
                                     const CUDA_MEMCPY3D_PEER *c, CUstream s)
 {
     if (!c) return real(c, s);
+    if (hmt_engaged)
+        note_dev_side(c->srcMemoryType, c->srcHost, c->srcDevice, c->dstMemoryType, c->dstDevice,
+                      c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch, c->dstHeight, c->WidthInBytes,
+                      c->Height, c->Depth);
     RUN_COPY(ASYNC_STREAM(real, cuMemcpy3DPeerAsync_ptsz, s), add_3d_peer(op, c), real(c, s));
 }
 
@@ -429,6 +478,7 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
 #define MEMSET_1D(fn, T, esz, ptds)                                                              \
     CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t), CUdeviceptr d, T v, size_t n)          \
     {                                                                                            \
+        if (hmt_engaged && !split_depth) note_dev_write(d, n * (esz));                        \
         SPLIT_1D_ALIGNED(n * (esz), d, 0, esz, fn(real, d + off, v, len / (esz)));                           \
         RUN_COPY(SYNC_STREAM(real, ptds), hmt_op_add_range(op, d, n * (esz)), real(d, v, n));    \
     }
@@ -436,6 +486,7 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
     CUresult fn(CUresult (*real)(CUdeviceptr, T, size_t, CUstream), CUdeviceptr d, T v, size_t n, \
                 CUstream s)                                                                      \
     {                                                                                            \
+        if (hmt_engaged && !split_depth) note_dev_write(d, n * (esz));                        \
         SPLIT_1D_ALIGNED(n * (esz), d, 0, esz, fn(real, d + off, v, len / (esz), s));                        \
         RUN_COPY(ASYNC_STREAM(real, ptsz, s), hmt_op_add_range(op, d, n * (esz)),                \
                  real(d, v, n, s));                                                              \
@@ -444,6 +495,7 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
     CUresult fn(CUresult (*real)(CUdeviceptr, size_t, T, size_t, size_t), CUdeviceptr d,         \
                 size_t pitch, T v, size_t w, size_t h)                                           \
     {                                                                                            \
+        if (hmt_engaged && w && h) note_dev_write(d, (h - 1) * pitch + w * (esz));               \
         RUN_COPY(SYNC_STREAM(real, ptds),                                                        \
                  if (w && h) hmt_op_add_range(op, d, (h - 1) * pitch + w * (esz)),               \
                  real(d, pitch, v, w, h));                                                       \
@@ -452,6 +504,7 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
     CUresult fn(CUresult (*real)(CUdeviceptr, size_t, T, size_t, size_t, CUstream),              \
                 CUdeviceptr d, size_t pitch, T v, size_t w, size_t h, CUstream s)                \
     {                                                                                            \
+        if (hmt_engaged && w && h) note_dev_write(d, (h - 1) * pitch + w * (esz));               \
         RUN_COPY(ASYNC_STREAM(real, ptsz, s),                                                    \
                  if (w && h) hmt_op_add_range(op, d, (h - 1) * pitch + w * (esz)),               \
                  real(d, pitch, v, w, h, s));                                                    \

@@ -870,6 +870,20 @@ void hmt_hints_note_free(CUdeviceptr base, size_t bytes)
     pthread_rwlock_unlock(&hints_lock);
 }
 
+void hmt_hints_note_device_write(CUdeviceptr dst, size_t bytes)
+{
+    if (!bytes || !H.active || !atomic_load_explicit(&ntags_pub, memory_order_acquire))
+        return;
+    CUdeviceptr lo = dst, hi = dst + bytes;
+    pthread_rwlock_wrlock(&hints_lock);
+    /* A write wholly inside one tensor is that tensor being written: its tag stays. */
+    size_t i = tag_lower(lo);
+    int inside = i < ntags && tags[i].start <= lo && hi <= tags[i].end;
+    if (!inside && any_overlap(lo, hi, 0))
+        tags_remove(lo, hi, 0);
+    pthread_rwlock_unlock(&hints_lock);
+}
+
 /* ---- queries ---------------------------------------------------------------------------------- */
 
 int hmt_hints_tier_of(CUdeviceptr addr, size_t len)

@@ -33,6 +33,12 @@ void hmt_hints_note_htod(CUdeviceptr dst, const void *src, size_t bytes);
 /* Allocation events (order fallback; tags die with their memory). */
 void hmt_hints_note_alloc(CUdeviceptr base, size_t bytes);
 void hmt_hints_note_free(CUdeviceptr base, size_t bytes);
+/* The device side writes [dst, dst+bytes) (a memset, or a copy whose destination is device
+ * memory): tags overlapping it die, as at free, unless the range lies wholly inside one
+ * tagged tensor. A write over a tag and beyond is a caching allocator reusing the block for
+ * something else; a kept tag would narrow a later launch's reference to the old tensor's
+ * chunks. Kernel writes are invisible here (RESIDENCY.md, limits). */
+void hmt_hints_note_device_write(CUdeviceptr dst, size_t bytes);
 
 /* Hottest tier of any tagged tensor overlapping [addr, addr+len), or -1 if none is tagged. */
 int hmt_hints_tier_of(CUdeviceptr addr, size_t len);
