@@ -302,6 +302,7 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
     for (int i = 0; i < n; i++) {
         struct hmt_chunk *c = v[i];
         int ok = 1;
+        CUresult w = CUDA_SUCCESS;
         /* fences: wait for every stream that used the chunk; never for a capturing one */
         for (int k = 0; ok && k < c->nfences; k++) {
             struct hmt_fence *f = c->fences[k];
@@ -311,14 +312,18 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
             if (f->stream && hmt_real.cuStreamIsCapturing &&
                 hmt_real.cuStreamIsCapturing(f->stream, &st) == CUDA_SUCCESS &&
                 st != CU_STREAM_CAPTURE_STATUS_NONE) ok = 0;
-            else if (hmt_real.cuStreamWaitEvent(cs, f->ev, 0) != CUDA_SUCCESS) ok = 0;
+            else if ((w = hmt_real.cuStreamWaitEvent(cs, f->ev, 0)) != CUDA_SUCCESS) ok = 0;
         }
+        /* the driver refused (e.g. the context's sticky illegal address): the program's call
+         * gets the driver's error, not an out-of-memory of ours (invariant 6) */
+        if (!ok && w != CUDA_SUCCESS && *err == CUDA_SUCCESS) *err = w;
         if (ok && hmt_backing_reserve(c) != 0) {
             HMT_WARN_ONCE("pinned host memory refused; chunks stay resident (budget may be unreachable)");
             ok = 0;
             c->stuck_round = evict_round;
         }
-        if (ok && hmt_backing_store(c, chunk_va(c)) != CUDA_SUCCESS) {
+        if (ok && (w = hmt_backing_store(c, chunk_va(c))) != CUDA_SUCCESS) {
+            if (*err == CUDA_SUCCESS && w != CUDA_ERROR_OUT_OF_MEMORY) *err = w;
             hmt_backing_release(c, NULL);
             HMT_WARN_ONCE("copy-out of an evicted chunk failed; it stays resident");
             ok = 0;
@@ -1014,8 +1019,9 @@ CUresult hmt_res_free(CUdeviceptr dptr)
     pthread_mutex_unlock(&hmt_map_lock);
 
     /* cuMemFree waits for the device like the driver's does: nothing is unmapped under work
-     * that may still use it (invariant 2). The fault-in copies are on the copy stream. */
-    hmt_real.cuStreamSynchronize(hmt_res.copy_stream);
+     * that may still use it (invariant 2). The fault-in copies are on the copy stream.
+     * Its error (a sticky one of the context) is what the driver's cuMemFree would answer. */
+    CUresult synced = hmt_real.cuStreamSynchronize(hmt_res.copy_stream);
     reap_unmaps(1);   /* every old VA (this allocation's and others') is unmapped now */
     for (uint32_t i = 0; i < a->nchunks; i++)
         for (int k = 0; k < a->chunks[i].nfences; k++)
@@ -1044,7 +1050,7 @@ CUresult hmt_res_free(CUdeviceptr dptr)
     hmt_hints_note_free(a->base, a->size);
     free(a->chunks);
     free(a);
-    return CUDA_SUCCESS;
+    return synced;
 }
 
 /* Engages the handlers once options are parsed (options.c's constructor has priority 102):
