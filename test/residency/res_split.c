@@ -1,0 +1,98 @@
+/* res_split — copies and fills that could not be resident at once run as pieces that each
+ * fit the budget. Two budgets that used to break it:
+ *   onechunk (HMT_HBM_LIMIT=2M, one chunk): a 1.5 MiB fill or copy split forever (stack
+ *     overflow), since a piece of one chunk was still more than half the budget;
+ *   straddle (4M, two chunks): a 1.5 MiB DtoD whose src and dst each straddle a chunk
+ *     boundary needs 4 chunks at once and failed with OUT_OF_MEMORY; pieces must end at the
+ *     next chunk boundary of either operand. Also unified, peer, async and 2-byte fills.
+ *   emulated: straddle under HMT_MODE=emulated.
+ * A host mirror says what every byte must be; the parent also runs each mode without hmt. */
+#include "res_common.h"
+
+static unsigned char *ma, *mb;
+
+static void expect(CUdeviceptr d, const unsigned char *m, size_t n, const char *what)
+{
+    res_expect(d, m, n, what);
+}
+
+static int onechunk(void)
+{
+    CUdeviceptr a;
+    CK(cuMemAlloc(&a, 2 * MIB));
+    ma = calloc(1, 2 * MIB);
+    unsigned char *h = malloc(2 * MIB);
+    CK(cuMemsetD8(a, 0, 2 * MIB));
+    CK(cuMemsetD8(a, 1, 3 * MIB / 2));
+    memset(ma, 1, 3 * MIB / 2);
+    expect(a, ma, 2 * MIB, "memset 1.5 MiB in a one-chunk budget");
+    res_pattern((float *)h, 3 * MIB / 8, 5);
+    CK(cuMemcpyHtoD(a + 4, h, 3 * MIB / 2));
+    memcpy(ma + 4, h, 3 * MIB / 2);
+    CK(cuMemcpyDtoD(a + MIB + 8, a + 16, MIB / 2));
+    memmove(ma + MIB + 8, ma + 16, MIB / 2);
+    CK(cuMemsetD32(a + 8, 0x01020304u, (3 * MIB / 2) / 4));
+    for (size_t i = 0; i < (3 * MIB / 2) / 4; i++) memcpy(ma + 8 + 4 * i, &(uint32_t){ 0x01020304u }, 4);
+    expect(a, ma, 2 * MIB, "copies and fills in a one-chunk budget");
+    free(h);
+    return 0;
+}
+
+static int straddle(void)
+{
+    CUdeviceptr a, b;
+    CUstream s;
+    CUcontext ctx;
+    CK(cuCtxGetCurrent(&ctx));
+    CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CK(cuMemAlloc(&a, 4 * MIB));
+    CK(cuMemAlloc(&b, 4 * MIB));
+    ma = malloc(4 * MIB); mb = malloc(4 * MIB);
+    res_pattern((float *)ma, MIB, 7);
+    res_pattern((float *)mb, MIB, 8);
+    CK(cuMemcpyHtoD(a, ma, 4 * MIB));
+    CK(cuMemcpyHtoD(b, mb, 4 * MIB));
+    /* 1.5 MiB, src and dst straddling chunk boundaries, two allocations: 4 chunks at once */
+    CK(cuMemcpyDtoD(b + MIB, a + MIB, 3 * MIB / 2));
+    memcpy(mb + MIB, ma + MIB, 3 * MIB / 2);
+    CK(cuMemcpyDtoDAsync(a + MIB + 3, b + MIB / 2 + 1, 3 * MIB / 2, s));
+    memcpy(ma + MIB + 3, mb + MIB / 2 + 1, 3 * MIB / 2);
+    CK(cuMemcpyAsync(b + 3 * MIB / 2, a + 3 * MIB / 4, MIB, s));     /* unified, in order after */
+    memcpy(mb + 3 * MIB / 2, ma + 3 * MIB / 4, MIB);
+    CK(cuStreamSynchronize(s));
+    CK(cuMemcpy(a + 100, b + 2 * MIB - 5, MIB + 7));
+    memcpy(ma + 100, mb + 2 * MIB - 5, MIB + 7);
+    CK(cuMemcpyPeer(b + 7, ctx, a + MIB, ctx, 2 * MIB));
+    memcpy(mb + 7, ma + MIB, 2 * MIB);
+    CK(cuMemsetD16(b + 2 * MIB - 2, 0xabcd, 2));                      /* straddles, 2-byte units */
+    for (int i = 0; i < 2; i++) memcpy(mb + 2 * MIB - 2 + 2 * i, &(uint16_t){ 0xabcd }, 2);
+    CK(cuMemsetD16Async(a + 2, 0x1234, 3 * MIB / 2, s));
+    for (size_t i = 0; i < 3 * MIB / 2; i++) memcpy(ma + 2 + 2 * i, &(uint16_t){ 0x1234 }, 2);
+    CK(cuStreamSynchronize(s));
+    expect(a, ma, 4 * MIB, "a after straddling copies");
+    expect(b, mb, 4 * MIB, "b after straddling copies");
+    return 0;
+}
+
+static int body(const char *mode)
+{
+    res_init();
+    if (!strcmp(mode, "onechunk")) return onechunk();
+    return straddle();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "child")) return body(argv[2]);
+    const char *mode = argc > 1 ? argv[1] : "straddle";
+    const char *env[3] = { "HMT_HBM_LIMIT=4M", NULL, NULL };
+    if (!strcmp(mode, "onechunk")) env[0] = "HMT_HBM_LIMIT=2M";
+    if (!strcmp(mode, "emulated")) env[1] = "HMT_MODE=emulated";
+    static char out[8192];
+    int rc = res_run_child(argv[0], mode, 0, env, out, sizeof out);
+    if (rc) FAIL("%s without hmt: %d (the test itself is wrong)", mode, rc);
+    rc = res_run_child(argv[0], mode, 1, env, out, sizeof out);
+    fputs(out, stdout);
+    if (rc) FAIL("%s with hmt: child exit %d", mode, rc);
+    return 0;
+}
