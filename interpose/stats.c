@@ -8,7 +8,11 @@
  *   "calls": { "<exported name>": count } for every hooks.def function called at least once,
  *   then whatever the hints room adds (hmt_hints_stats_json).
  * A forked child writes only when the path contains "%p" (replaced by its pid), so it does
- * not overwrite its parent's report. cJSON allocates; this runs only at exit or on request.
+ * not overwrite its parent's report. A process that never reached the driver through any
+ * door (no wrapper entered, no lookup redirected: `timeout`, a shell, a launcher that only
+ * inherited LD_PRELOAD) writes nothing at exit, so it cannot clobber the report of the CUDA
+ * process it started with all-zero counters. cJSON allocates; this runs only at exit or on
+ * request (an explicit hmt_stats_write always writes).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -108,11 +112,24 @@ __attribute__((constructor(103))) static void stats_ctor(void)
     loader_pid = getpid();
 }
 
+/* 1 when this process used the driver through any door (a wrapper entered, a lookup
+ * answered with a wrapper). */
+static int used_driver(void)
+{
+    for (int i = 0; i < HMT_HOOK__COUNT; i++)
+        if (hmt_calls_total((enum hmt_hook_id)i))
+            return 1;
+    return atomic_load(&hmt_stats[HMT_STAT_door_dlsym_redirects]) ||
+           atomic_load(&hmt_stats[HMT_STAT_door_getproc_redirects]);
+}
+
 __attribute__((destructor)) static void stats_at_exit(void)
 {
     if (!hmt_opt.stats || !*hmt_opt.stats || hmt_is_duplicate())
         return;
     if (getpid() != loader_pid && !strstr(hmt_opt.stats, "%p"))
         return;   /* a forked child: the parent's report is not ours to overwrite */
+    if (!used_driver())
+        return;   /* never used CUDA (a launcher): the report is its child's to write */
     hmt_stats_write(hmt_opt.stats);
 }
