@@ -99,7 +99,8 @@ typedef struct hmt_budget {
     bool hbm_frac, cpu_frac;
 } hmt_budget;
 
-/* Parses "0.3", "30%", "512M", "2G", "1048576" (K/M/G/T = 2^10..2^40). */
+/* Parses a fraction ("0.3", "1", "30%": a bare number must be <= 1) or a size ("512M",
+ * "2G", "4KiB", "2048B": K/M/G/T = 2^10..2^40; a byte count needs its B). -EINVAL else. */
 int hmt_parse_amount(const char *s, double *val, bool *is_frac);
 
 typedef struct hmt_item {
@@ -132,7 +133,10 @@ typedef struct hmt_run {
     double *param_score;
 } hmt_run;
 
-/* Writes the versioned format (flat == false) or the seed's flat {module: tier} map. */
+/* Writes the versioned format (flat == false) or the seed's flat {module: tier} map to
+ * `path`: "-" is stdout; an existing device or FIFO is written into; a symlink is written
+ * through (the link stays); a regular or new file is replaced atomically (temp + rename).
+ * Errors (-errno) name `path`. */
 int hmt_hints_write(const hmt_ckpt *c, const hmt_run *r, const char *path, bool flat,
                     char *err, size_t errlen);
 

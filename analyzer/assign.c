@@ -56,10 +56,17 @@ int hmt_parse_amount(const char *s, double *val, bool *is_frac)
         return *val <= 1 ? 0 : -EINVAL;
     }
     if (!*end) {
-        /* A bare number below or at 1 is a fraction; above, a byte count. */
+        /* A bare number is a fraction, so at most 1. A bare byte count was accepted once,
+         * but "--hbm 2" meaning two bytes (next to "--hbm 1" meaning all) surprised users:
+         * a byte count needs its B. */
         *val = v;
-        *is_frac = v <= 1;
-        return *is_frac || v == floor(v) ? 0 : -EINVAL;
+        *is_frac = true;
+        return v <= 1 ? 0 : -EINVAL;
+    }
+    if (toupper((unsigned char)end[0]) == 'B' && !end[1]) {
+        *val = v;
+        *is_frac = false;
+        return v == floor(v) ? 0 : -EINVAL;
     }
     static const char units[] = "KMGT";
     const char *u = strchr(units, toupper((unsigned char)end[0])), *rest = end + 1;

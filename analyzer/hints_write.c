@@ -3,13 +3,18 @@
  * {"module": "HBM|CPU|SSD"} map alone.
  *
  * One entry per distinct tensor (tied keys sharing one tensor are listed in its "aliases"):
- * a program uploads a tied tensor once, so one fingerprint names it. The file is written to
- * a temporary name and renamed, so a reader never sees half a file.
+ * a program uploads a tied tensor once, so one fingerprint names it. A regular file is
+ * written to a temporary name and renamed, so a reader never sees half a file; stdout
+ * ("-"), devices, FIFOs and symlinks are handled as write_out says.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -150,6 +155,127 @@ static cJSON *build(const hmt_ckpt *c, const hmt_run *r, int *rc)
     return root;
 }
 
+static int write_all(int fd, const char *txt)
+{
+    size_t n = strlen(txt), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, txt + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+/* Follows symlinks from `path` to the file they finally name (which need not exist yet),
+ * into `out`. Relative link targets are relative to the link's own directory. */
+static int resolve_links(const char *path, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", path);
+    for (int hops = 0; hops < 40; hops++) {
+        struct stat st;
+        if (lstat(out, &st) < 0 || !S_ISLNK(st.st_mode))
+            return 0;
+        char link[PATH_MAX];
+        ssize_t n = readlink(out, link, sizeof(link) - 1);
+        if (n < 0)
+            return -errno;
+        link[n] = 0;
+        if (link[0] == '/') {
+            snprintf(out, outlen, "%s", link);
+        } else {
+            char *slash = strrchr(out, '/');
+            size_t dl = slash ? (size_t)(slash - out) + 1 : 0;
+            if (dl + (size_t)n + 1 > outlen)
+                return -ENAMETOOLONG;
+            memmove(out + dl, link, (size_t)n + 1);
+        }
+    }
+    return -ELOOP;
+}
+
+/* Writes txt + "\n" to `path`:
+ * - "-": standard output;
+ * - an existing non-regular file (a device such as /dev/null, a FIFO, a socket's peer):
+ *   written into directly — replacing it by a renamed regular file would destroy it;
+ * - a symlink: through to the file it names, keeping the link;
+ * - a regular file or a new path: a temporary file in the same directory, renamed over
+ *   it, so a reader never sees half a file (the replaced file's mode is kept).
+ * Errors name `path` as the user gave it. */
+static int write_out(const char *path, const char *body, char *err, size_t errlen)
+{
+    size_t bl = strlen(body);
+    char *txt = malloc(bl + 2);
+    if (!txt)
+        return hmt_errf(err, errlen, -ENOMEM, "%s: out of memory", path);
+    memcpy(txt, body, bl);
+    memcpy(txt + bl, "\n", 2);
+    int rc = 0;
+    if (strcmp(path, "-") == 0) {
+        if ((rc = write_all(STDOUT_FILENO, txt)) < 0)
+            rc = hmt_errf(err, errlen, rc, "standard output: write failed: %s", strerror(-rc));
+        free(txt);
+        return rc;
+    }
+    char target[PATH_MAX];
+    struct stat st;
+    bool exists;
+    if ((rc = resolve_links(path, target, sizeof(target))) < 0)
+        goto fail;
+    exists = stat(target, &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            rc = -EISDIR;
+            goto fail;
+        }
+        int fd = open(target, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0) {
+            rc = -errno;
+            goto fail;
+        }
+        rc = write_all(fd, txt);
+        if (close(fd) < 0 && rc == 0)
+            rc = -errno;
+        if (rc < 0)
+            goto fail;
+        free(txt);
+        return 0;
+    }
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s.XXXXXX", target);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    mode_t mode;
+    if (exists) {
+        mode = st.st_mode & 07777;
+    } else {
+        mode_t um = umask(0);
+        umask(um);
+        mode = 0666 & ~um;
+    }
+    rc = fchmod(fd, mode) < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = write_all(fd, txt);
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, target) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(tmp);
+        goto fail;
+    }
+    free(txt);
+    return 0;
+fail:
+    free(txt);
+    return hmt_errf(err, errlen, rc, "%s: cannot write: %s", path, strerror(-rc));
+}
+
 int hmt_hints_write(const hmt_ckpt *c, const hmt_run *r, const char *path, bool flat,
                     char *err, size_t errlen)
 {
@@ -160,21 +286,7 @@ int hmt_hints_write(const hmt_ckpt *c, const hmt_run *r, const char *path, bool 
     if (!txt)
         return hmt_errf(err, errlen, rc < 0 ? rc : -ENOMEM, "%s: cannot build hints (%s)", path,
                         rc < 0 ? strerror(-rc) : "out of memory");
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        rc = hmt_errf(err, errlen, -errno, "%s: cannot write: %s", tmp, strerror(errno));
-        free(txt);
-        return rc;
-    }
-    bool ok = fputs(txt, f) >= 0 && fputc('\n', f) != EOF;
-    ok &= fclose(f) == 0;
+    rc = write_out(path, txt, err, errlen);
     free(txt);
-    if (!ok || rename(tmp, path) != 0) {
-        rc = hmt_errf(err, errlen, -EIO, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-        return rc;
-    }
-    return 0;
+    return rc;
 }

@@ -32,15 +32,21 @@ static const char usage[] =
     "               count: the seed's rule, rank < N*hbm -> HBM, rank < N*cpu -> CPU\n"
     "               (cumulative: 0.3/0.5 gives 30%/20%/50%);\n"
     "               count-share: the seed's prose, cpu is CPU's own share (30%/50%/20%)\n"
-    "  --hbm X      HBM budget: fraction (0.3, 30%) or size (512M, 2G); default 0.3\n"
+    "  --hbm X      HBM budget: a fraction 0..1 (0.3, 30%) or a size with its unit\n"
+    "               (512M, 2G; K/M/G/T = 2^10..2^40; bytes: 2048B); default 0.3\n"
     "  --cpu X      CPU budget, the same way; default 0.5\n"
     "  --per P      tensor (default) or module (name minus its last component)\n"
     "  --compare F  Spearman of the signal against Fisher dump F per tensor and per module,\n"
     "               and the tier assignments that differ; F may also be a tier_hints.json\n"
-    "  -o FILE      output (default tier_hints.json)\n"
+    "  -o FILE      output (default tier_hints.json; - for stdout, the table then goes\n"
+    "               to stderr)\n"
     "  --flat       write only the seed's flat {\"module\": \"HBM|CPU|SSD\"} map\n"
     "  -q           no table\n"
     "  -h, --help   this text\n";
+
+/* Where the table and comparisons go: stdout, or stderr when the hints themselves go to
+ * stdout (-o -), so the JSON stays parseable. */
+static FILE *rep;
 
 static void fmt_bytes(char *buf, size_t n, double b)
 {
@@ -122,10 +128,10 @@ static void print_table(const hmt_ckpt *c, const opts *o, const double *score, c
     const char *of = o->by == HMT_BY_COUNT ? " of ranks, cumulative"
                      : o->by == HMT_BY_COUNT_SHARE ? " of ranks"
                      : o->budget.hbm_frac || o->budget.cpu_frac ? " of bytes" : "";
-    printf("%zu tensors (%zu keys), %zu modules, %s; signal %s, by %s (hbm %s, cpu %s%s), per %s\n",
+    fprintf(rep, "%zu tensors (%zu keys), %zu modules, %s; signal %s, by %s (hbm %s, cpu %s%s), per %s\n",
            c->np, c->weights->n, c->nm, tb, hmt_signal_name(o->signal), hmt_by_name(o->by), hb, cb,
            of, o->per_module ? "module" : "tensor");
-    printf("%-4s %8s %12s %7s  %s\n", "tier", "tensors", "bytes", "share", "score range");
+    fprintf(rep, "%-4s %8s %12s %7s  %s\n", "tier", "tensors", "bytes", "share", "score range");
     for (int t = 0; t < HMT_TIER_COUNT; t++) {
         size_t n = 0;
         uint64_t b = 0;
@@ -140,10 +146,10 @@ static void print_table(const hmt_ckpt *c, const opts *o, const double *score, c
         char bb[32];
         fmt_bytes(bb, sizeof(bb), (double)b);
         if (n)
-            printf("%-4s %8zu %12s %6.1f%%  %.3e .. %.3e\n", hmt_tier_name((hmt_tier)t), n, bb,
+            fprintf(rep, "%-4s %8zu %12s %6.1f%%  %.3e .. %.3e\n", hmt_tier_name((hmt_tier)t), n, bb,
                    total ? 100.0 * (double)b / (double)total : 0, hi, lo);
         else
-            printf("%-4s %8zu %12s %6.1f%%  -\n", hmt_tier_name((hmt_tier)t), n, bb, 0.0);
+            fprintf(rep, "%-4s %8zu %12s %6.1f%%  -\n", hmt_tier_name((hmt_tier)t), n, bb, 0.0);
     }
 }
 
@@ -169,7 +175,7 @@ static int compare_fim(const hmt_ckpt *c, const opts *o, const hmt_tier *tier, c
         b[j] = hmt_module_score(c, j, HMT_SIG_FIM);
     }
     double sm = hmt_spearman(a, b, c->nm);
-    printf("Spearman %s vs Fisher (%s): per tensor %.4f (%zu tensors), per module %.4f (%zu modules)\n",
+    fprintf(rep, "Spearman %s vs Fisher (%s): per tensor %.4f (%zu tensors), per module %.4f (%zu modules)\n",
            hmt_signal_name(o->signal), c->fim_path, sp, k, sm, c->nm);
     if ((rc = score_and_assign(c, o, HMT_SIG_FIM, fs, ft, err, errlen)) < 0)
         goto out;
@@ -177,13 +183,13 @@ static int compare_fim(const hmt_ckpt *c, const opts *o, const hmt_tier *tier, c
     for (size_t i = 0; i < c->np; i++)
         if (ft[i] != tier[i]) {
             if (!diff++)
-                printf("tier assignments that differ (%s -> fim):\n", hmt_signal_name(o->signal));
-            printf("  %-40s %s -> %s\n", c->p[i].w->name, hmt_tier_name(tier[i]), hmt_tier_name(ft[i]));
+                fprintf(rep, "tier assignments that differ (%s -> fim):\n", hmt_signal_name(o->signal));
+            fprintf(rep, "  %-40s %s -> %s\n", c->p[i].w->name, hmt_tier_name(tier[i]), hmt_tier_name(ft[i]));
         }
     if (!diff)
-        printf("tier assignments: identical under fim\n");
+        fprintf(rep, "tier assignments: identical under fim\n");
     else
-        printf("%zu of %zu tensors assigned differently\n", diff, c->np);
+        fprintf(rep, "%zu of %zu tensors assigned differently\n", diff, c->np);
     rc = 0;
 out:
     free(a);
@@ -218,11 +224,11 @@ static int compare_hints(const hmt_ckpt *c, const char *path, const hmt_tier *ti
         seen++;
         if (other != (int)tier[i]) {
             if (!diff++)
-                printf("tier assignments that differ (this run -> %s):\n", path);
-            printf("  %-40s %s -> %s\n", p->w->name, hmt_tier_name(tier[i]), hmt_tier_name((hmt_tier)other));
+                fprintf(rep, "tier assignments that differ (this run -> %s):\n", path);
+            fprintf(rep, "  %-40s %s -> %s\n", p->w->name, hmt_tier_name(tier[i]), hmt_tier_name((hmt_tier)other));
         }
     }
-    printf("%zu of %zu tensors found in %s assigned differently\n", diff, seen, path);
+    fprintf(rep, "%zu of %zu tensors found in %s assigned differently\n", diff, seen, path);
     hmt_hints_free(h);
     return 0;
 }
@@ -239,6 +245,27 @@ static bool is_json(const char *path)
     return ch == '{';
 }
 
+/* One line for a getopt failure; exit status 2. The option is named as the user typed it
+ * (argv[0] is the internal hmt-analyze binary, so the program is called "hmt analyze"). */
+static int usage_error(bool missing, char **argv)
+{
+    /* optopt: the short option, or a long option's val (0 for an unknown one); --output
+     * and --help share their val with -o and -h, so the word in argv decides */
+    const char *word = argv[optind - 1];
+    bool longform = strncmp(word, "--", 2) == 0 &&
+                    (optopt <= 0 || optopt >= 256 || optopt == 'o' || optopt == 'h');
+    char opt[128];
+    if (longform)
+        snprintf(opt, sizeof(opt), "%.*s", (int)strcspn(word, "="), word);
+    else
+        snprintf(opt, sizeof(opt), "-%c", optopt);
+    if (missing)
+        fprintf(stderr, "hmt analyze: option '%s' requires a value (see hmt analyze --help)\n", opt);
+    else
+        fprintf(stderr, "hmt analyze: unrecognized option '%s' (see hmt analyze --help)\n", opt);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     opts o = {.signal = HMT_SIG_ADAM, .out = "tier_hints.json", .by = HMT_BY_BYTES,
@@ -252,7 +279,9 @@ int main(int argc, char **argv)
         {"output", required_argument, 0, 'o'},      {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
+    rep = stdout;
+    opterr = 0;   /* getopt's own messages name the internal binary and are two lines */
+    while ((ch = getopt_long(argc, argv, ":o:qh", lo, NULL)) != -1) {
         switch (ch) {
         case O_SIGNAL:
             if (hmt_signal_parse(optarg, &o.signal) < 0) {
@@ -277,7 +306,8 @@ int main(int argc, char **argv)
             double *v = ch == O_HBM ? &o.budget.hbm : &o.budget.cpu;
             bool *f = ch == O_HBM ? &o.budget.hbm_frac : &o.budget.cpu_frac;
             if (hmt_parse_amount(optarg, v, f) < 0) {
-                fprintf(stderr, "hmt analyze: bad --%s %s (a fraction like 0.3 or 30%%, or a size like 512M)\n",
+                fprintf(stderr, "hmt analyze: bad --%s %s (a fraction 0..1 like 0.3 or 30%%, or a size with "
+                        "a unit like 512M, 2G or 2048B)\n",
                         ch == O_HBM ? "hbm" : "cpu", optarg);
                 return 2;
             }
@@ -292,14 +322,18 @@ int main(int argc, char **argv)
             break;
         case O_COMPARE: o.compare = optarg; break;
         case O_FLAT: o.flat = true; break;
-        case 'o': o.out = optarg; break;
+        case 'o':
+            o.out = optarg;
+            rep = strcmp(optarg, "-") == 0 ? stderr : stdout;
+            break;
         case 'q': o.quiet = true; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case ':': return usage_error(true, argv);
+        default: return usage_error(false, argv);
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "hmt analyze: no CHECKPOINT given (see --help)\n");
+        fprintf(stderr, "hmt analyze: no CHECKPOINT given (see hmt analyze --help)\n");
         return 2;
     }
     char err[1024];
@@ -342,7 +376,8 @@ int main(int argc, char **argv)
         rc = hmt_hints_write(c, &run, o.out, o.flat, err, sizeof(err));
     if (rc == 0 && !o.quiet) {
         print_table(c, &o, score, tier);
-        printf("wrote %s (%s)\n", o.out, o.flat ? "flat module map" : "hmt-tier-hints v1");
+        fprintf(rep, "wrote %s (%s)\n", strcmp(o.out, "-") ? o.out : "stdout",
+                o.flat ? "flat module map" : "hmt-tier-hints v1");
     }
     if (rc == 0 && o.compare)
         rc = cmp_json ? compare_hints(c, o.compare, tier, err, sizeof(err))

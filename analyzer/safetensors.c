@@ -179,6 +179,25 @@ out:
     return 0;
 }
 
+/* For a file that failed to parse: "JSON" if it starts with '{' or '[' after whitespace,
+ * "text" if its first bytes are all printable ASCII, else NULL. Asked only after parsing
+ * failed, because a real header length's low byte may well be '{'. Text cannot be a
+ * safetensors file: 8 printable bytes make a header length above 2^56. */
+static const char *text_kind(const uint8_t *b, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
+    if (i < len && (b[i] == '{' || b[i] == '['))
+        return "JSON";
+    if (len < 8)
+        return NULL;
+    for (i = 0; i < 8; i++)
+        if (!(b[i] >= 0x20 && b[i] < 0x7f) && b[i] != '\t' && b[i] != '\n' && b[i] != '\r')
+            return NULL;
+    return "text";
+}
+
 int hmt_st_open(const char *path, hmt_st_file **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -213,7 +232,12 @@ int hmt_st_open(const char *path, hmt_st_file **out, char *err, size_t errlen)
     int rc = hmt_st_parse(f->map, f->len, &f->e, &f->n, &f->data_start, &f->meta_format,
                           msg, sizeof(msg));
     if (rc < 0) {
+        const char *looks = text_kind(f->map, f->len);
         hmt_st_unref(f);
+        if (looks)   /* e.g. a tier_hints.json or a script given as the checkpoint */
+            return hmt_errf(err, errlen, rc,
+                            "%s: not a checkpoint (looks like %s; expected .safetensors, a torch.save "
+                            "archive or a folder)", path, looks);
         size_t pl = strlen(path), sl = strlen(".safetensors");
         if (pl < sl || strcmp(path + pl - sl, ".safetensors") != 0)
             return hmt_errf(err, errlen, rc, "%s: neither a torch.save zip archive nor safetensors (%s)",

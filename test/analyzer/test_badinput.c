@@ -376,6 +376,12 @@ int main(int argc, char **argv)
         junk[i] = (char)(i * 37 + 11);
     spit(tpath("junk.bin"), junk, sizeof(junk));
     expect(1, (const char *[]){tpath("junk.bin"), NULL}, tpath("junk.bin"), NULL);
+    /* JSON or text given as the checkpoint (a tier_hints.json, a script): said so */
+    spit(tpath("hints.json"), "  \n{\"a\": 1}\n", 12);
+    expect(1, (const char *[]){tpath("hints.json"), "not a checkpoint (looks like JSON; expected .safetensors", NULL},
+           tpath("hints.json"), NULL);
+    spit(tpath("train.py"), "import torch\nprint(1)\n", 22);
+    expect(1, (const char *[]){tpath("train.py"), "not a checkpoint (looks like text", NULL}, tpath("train.py"), NULL);
     spit(tpath("empty.pt"), "", 0);
     expect(1, (const char *[]){tpath("empty.pt"), NULL}, tpath("empty.pt"), NULL);
     expect(1, (const char *[]){tpath("missing.pt"), NULL}, tpath("missing.pt"), NULL);
@@ -389,6 +395,15 @@ int main(int argc, char **argv)
     expect(2, (const char *[]){"--signal", NULL}, "--signal", "loud", nano, NULL);
     expect(2, (const char *[]){"--hbm", NULL}, "--hbm", "lots", nano, NULL);
     expect(2, (const char *[]){"no CHECKPOINT", NULL}, NULL);
+    /* getopt failures: one line, named as typed, program "hmt analyze" (not the binary) */
+    expect(2, (const char *[]){"hmt analyze: unrecognized option '--bogus' (see hmt analyze --help)", NULL},
+           "--bogus", nano, NULL);
+    expect(2, (const char *[]){"hmt analyze: unrecognized option '-x'", NULL}, "-x", nano, NULL);
+    expect(2, (const char *[]){"hmt analyze: option '--hbm' requires a value", NULL}, nano, "--hbm", NULL);
+    expect(2, (const char *[]){"hmt analyze: option '--output' requires a value", NULL}, nano, "--output", NULL);
+    /* a bare number above 1 is neither a fraction nor (without B) a byte count */
+    expect(2, (const char *[]){"bad --hbm 2", "0.3", "512M", "2048B", NULL}, "--hbm", "2", nano, NULL);
+    expect(2, (const char *[]){"bad --cpu 100", NULL}, "--cpu", "100", nano, NULL);
     expect(1, (const char *[]){"cumulative", NULL}, "--by", "count", "--hbm", "0.5", "--cpu", "0.3", nano, NULL);
 
     free(ck);
