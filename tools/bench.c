@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,7 +192,8 @@ int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_
     if (in)
         fclose(in);
     int st = 0;
-    waitpid(pid, &st, 0);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     read_stats(r, stats_path);
     if (err) {
@@ -219,9 +221,35 @@ int hmt_run_collect(char **argv, const struct hmt_run_opts *o, const struct hmt_
     return 0;
 }
 
+volatile sig_atomic_t hmt_interrupted;
+
+static void on_interrupt(int sig)
+{
+    hmt_interrupted = sig;
+}
+
+void hmt_catch_interrupts(void)
+{
+    /* A handler, not SIG_IGN: exec resets it, so the workload still dies of ^C (and hmt
+     * sees a run killed by SIGINT and stops); hmt itself lives to clean up. SA_RESTART: the
+     * read of the workload's output goes on until it is gone. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
 int hmt_say_failure(const char *who, const char *cmd, const char *config,
                     const struct hmt_run_result *r, int need_tokens)
 {
+    if (hmt_interrupted) {
+        fprintf(stderr, "hmt %s: interrupted (signal %d); stopping\n", who, (int)hmt_interrupted);
+        return 1;
+    }
     if (r->status == 0 && (r->n > 0 || !need_tokens))
         return 0;
     if (r->status == 127 && strstr(r->err_tail, "cannot run"))

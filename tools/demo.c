@@ -81,7 +81,8 @@ static int run_plain(char **argv)
         _exit(127);
     }
     int st = 0;
-    waitpid(pid, &st, 0);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
@@ -156,6 +157,7 @@ int hmt_cmd_demo(int argc, char **argv)
     }
     char dirbuf[PATH_MAX];
     int keep = dir != NULL;     /* a temporary work folder is removed at the end */
+    hmt_catch_interrupts();     /* ^C too */
     if (!dir) {
         snprintf(dirbuf, sizeof(dirbuf), "%s/hmt-demo-XXXXXX",
                  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -181,8 +183,9 @@ int hmt_cmd_demo(int argc, char **argv)
     printf("== work folder: %s%s\n\n== 1. hmt analyze: tier hints from the checkpoint's "
            "Adam state\n", dir, keep ? "" : " (removed at the end)");
     char *ana[] = {p.analyze, "-o", hints, p.ckpt, NULL};
-    if (run_plain(ana) != 0) {
-        fprintf(stderr, "hmt demo: hmt analyze failed on %s\n", p.ckpt);
+    if (run_plain(ana) != 0 || hmt_interrupted) {
+        fprintf(stderr, "hmt demo: hmt analyze %s on %s\n",
+                hmt_interrupted ? "interrupted" : "failed", p.ckpt);
         failed = 1;
         goto out;
     }

@@ -8,6 +8,7 @@
 #ifndef HMT_TOOLS_HMT_H
 #define HMT_TOOLS_HMT_H
 
+#include <signal.h>
 #include <stddef.h>
 
 /* ---- where the other pieces are (paths.c) -------------------------------------------- */
@@ -97,6 +98,12 @@ void hmt_run_result_free(struct hmt_run_result *r);
  * line "hmt WHO: CMD ... (config)" and CMD's last stderr lines, indented; returns 1. Else 0. */
 int hmt_say_failure(const char *who, const char *cmd, const char *config,
                     const struct hmt_run_result *r, int need_tokens);
+
+/* After this, SIGINT/SIGTERM/SIGHUP only set hmt_interrupted (the signal number): the
+ * running workload still gets ^C (a handler does not survive exec) and hmt_say_failure then
+ * reports "interrupted", so bench and demo stop through their clean-up path. */
+extern volatile sig_atomic_t hmt_interrupted;
+void hmt_catch_interrupts(void);
 
 /* One configuration's pooled measurements and summary. */
 struct hmt_config_summary {

@@ -192,6 +192,7 @@ int hmt_cmd_bench(int argc, char **argv)
         return 1;
     }
     close(fd);
+    hmt_catch_interrupts();     /* so that ^C still removes the stats file */
     const char *stats_path = o.stats && strcmp(o.stats, "-") ? o.stats : stats;
 
     struct hmt_config_summary s[2];
