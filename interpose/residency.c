@@ -69,6 +69,13 @@ int hmt_res_init(void)
     hmt_res.ready = 1;
     HMT_INFO("residency: budget %llu bytes of %llu, chunk %zu bytes",
              (unsigned long long)budget, (unsigned long long)total, gran);
+    if (hmt_opt.hbm_limit.set && budget == 0 && hmt_opt.hbm_limit.is_pct)  /* asked: say so */
+        HMT_WARN("HMT_HBM_LIMIT=%g%% is below one chunk (%zu KiB): every managed allocation "
+                 "will fail with out-of-memory", hmt_opt.hbm_limit.pct, gran / 1024);
+    else if (hmt_opt.hbm_limit.set && budget == 0)
+        HMT_WARN("HMT_HBM_LIMIT=%llu bytes is below one chunk (%zu KiB): every managed "
+                 "allocation will fail with out-of-memory",
+                 (unsigned long long)hmt_opt.hbm_limit.bytes, gran / 1024);
     atomic_store_explicit(&init_state, 1, memory_order_release);
 out:
     pthread_mutex_unlock(&init_lock);
