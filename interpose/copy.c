@@ -425,6 +425,74 @@ static void note_batch(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size
     for (size_t i = 0; i < n; i++) note_htod_unified(dsts[i], srcs[i], sizes[i]);
 }
 
+/* A batch whose entries together could not be resident at once runs entry by entry (each
+ * entry split like a 1D copy), as one-entry batches with that entry's attributes, in order
+ * on the same stream: each needs only its own chunks. 1 when that is needed. */
+static int batch_splits(CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t n,
+                        CUmemcpyAttributes *attrs, size_t *idx, size_t nattrs)
+{
+    if (split_depth || !dsts || !srcs || !sizes || !hmt_engaged || !hmt_res.ready || !hmt_res.chunk)
+        return 0;
+    if (nattrs && (!attrs || !idx || idx[0] != 0)) return 0;   /* the driver's error to give */
+    size_t need = 0, half = (size_t)(hmt_res.budget / hmt_res.chunk / 2);
+    for (size_t i = 0; i < n && need <= half; i++) {
+        if (!sizes[i]) continue;
+        if (MANAGED_(dsts[i])) need += chunks_touched(dsts[i], sizes[i]);
+        if (MANAGED_(srcs[i])) need += chunks_touched(srcs[i], sizes[i]);
+    }
+    return need > half;
+}
+
+/* The attributes entry i uses: the last j with idx[j] <= i (idx ascending, from 0). */
+static CUmemcpyAttributes *batch_attr(CUmemcpyAttributes *attrs, size_t *idx, size_t nattrs, size_t i)
+{
+    size_t a = 0;
+    while (a + 1 < nattrs && idx[a + 1] <= i) a++;
+    return nattrs ? &attrs[a] : NULL;
+}
+
+static CUresult batch_piece(CUresult (*v1)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t,
+                                           CUmemcpyAttributes *, size_t *, size_t, size_t *, CUstream),
+                            CUresult (*v2)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t,
+                                           CUmemcpyAttributes *, size_t *, size_t, CUstream),
+                            CUstream order, CUdeviceptr dst, CUdeviceptr src, size_t len,
+                            CUmemcpyAttributes *attr, CUstream s)
+{
+    size_t zero = 0, fail = 0;
+    RUN_COPY(order, (hmt_op_add_range(op, dst, len), hmt_op_add_range(op, src, len)),
+             v1 ? v1(&dst, &src, &len, 1, attr, attr ? &zero : NULL, attr ? 1 : 0, &fail, s)
+                : v2(&dst, &src, &len, 1, attr, attr ? &zero : NULL, attr ? 1 : 0, s));
+}
+
+/* Runs the batch entry by entry; *fail (v1) names the entry that failed. */
+static CUresult batch_each(CUresult (*v1)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t,
+                                          CUmemcpyAttributes *, size_t *, size_t, size_t *, CUstream),
+                           CUresult (*v2)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t,
+                                          CUmemcpyAttributes *, size_t *, size_t, CUstream),
+                           CUstream order, CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes,
+                           size_t n, CUmemcpyAttributes *attrs, size_t *idx, size_t nattrs,
+                           size_t *fail, CUstream s)
+{
+    CUresult r = CUDA_SUCCESS;
+    split_depth = 1;
+    for (size_t i = 0; i < n && r == CUDA_SUCCESS; i++) {
+        CUmemcpyAttributes *attr = batch_attr(attrs, idx, nattrs, i);
+        CUdeviceptr d = dsts[i], sr = srcs[i];
+        int md = MANAGED_(d), ms = MANAGED_(sr);
+        split_depth = 0;
+        size_t k = (md || ms) ? split_k(sizes[i], d, md, sr, ms) : 0;
+        split_depth = 1;
+        size_t len;
+        for (size_t off = 0; off < sizes[i] && r == CUDA_SUCCESS; off += len) {
+            len = k ? piece_len(off, sizes[i], k, d, md, sr, ms) : sizes[i];
+            r = batch_piece(v1, v2, order, d + off, sr + off, len, attr, s);
+        }
+        if (r != CUDA_SUCCESS && fail) *fail = i;
+    }
+    split_depth = 0;
+    return r;
+}
+
 CUresult hmt_h_memcpy_batch(CUresult (*real)(CUdeviceptr *, CUdeviceptr *, size_t *, size_t,
                                              CUmemcpyAttributes *, size_t *, size_t, size_t *, CUstream),
                             CUdeviceptr *dsts, CUdeviceptr *srcs, size_t *sizes, size_t n,
@@ -432,6 +500,9 @@ CUresult hmt_h_memcpy_batch(CUresult (*real)(CUdeviceptr *, CUdeviceptr *, size_
                             CUstream s)
 {
     if (hmt_engaged) note_batch(dsts, srcs, sizes, n);
+    if (batch_splits(dsts, srcs, sizes, n, attrs, idx, nattrs))
+        return batch_each(real, NULL, ASYNC_STREAM(real, cuMemcpyBatchAsync_ptsz, s), dsts, srcs,
+                          sizes, n, attrs, idx, nattrs, fail, s);
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyBatchAsync_ptsz, s), add_batch(op, dsts, srcs, sizes, n),
              real(dsts, srcs, sizes, n, attrs, idx, nattrs, fail, s));
 }
@@ -442,6 +513,9 @@ CUresult hmt_h_memcpy_batch_v2(CUresult (*real)(CUdeviceptr *, CUdeviceptr *, si
                                CUmemcpyAttributes *attrs, size_t *idx, size_t nattrs, CUstream s)
 {
     if (hmt_engaged) note_batch(dsts, srcs, sizes, n);
+    if (batch_splits(dsts, srcs, sizes, n, attrs, idx, nattrs))
+        return batch_each(NULL, real, ASYNC_STREAM(real, cuMemcpyBatchAsync_v2_ptsz, s), dsts, srcs,
+                          sizes, n, attrs, idx, nattrs, NULL, s);
     RUN_COPY(ASYNC_STREAM(real, cuMemcpyBatchAsync_v2_ptsz, s), add_batch(op, dsts, srcs, sizes, n),
              real(dsts, srcs, sizes, n, attrs, idx, nattrs, s));
 }
