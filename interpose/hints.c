@@ -61,6 +61,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,12 @@ static _Atomic size_t ntags_pub;      /* lock-free "any tag at all?" for the cop
 static size_t order_cursor;           /* index into by_order: lowest unnamed hint */
 static char order_dtype[6];           /* dtype the program's order matches use, once known */
 
-static _Atomic uint64_t st_htod_bytes, st_untagged_bytes, st_dropped;
+/* htod_bytes = tagged_htod_bytes + untagged_bytes: every host->device copy counts once, as
+ * landing in a named tensor (fingerprint match, or wholly inside a live tag such as an
+ * order-named destination) or not. tagged_bytes (in the stats) is another quantity, the
+ * named tensors' device bytes, so it is not part of that sum. */
+static _Atomic uint64_t st_htod_bytes, st_tagged_htod_bytes, st_untagged_bytes, st_dropped;
+static _Atomic uint64_t st_fp_matches;   /* copies whose contents matched a hinted tensor */
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -781,10 +787,17 @@ void hmt_hints_note_htod(CUdeviceptr dst, const void *src, size_t bytes)
                 best = (int)H.ents[k].hint;
     }
     if (best < 0) {
-        atomic_fetch_add_explicit(&st_untagged_bytes, bytes, memory_order_relaxed);
         drop_overwritten(dst, dst + bytes);
+        /* an upload into an order-named tensor (it survives drop_overwritten) is named */
+        CUdeviceptr ts = 0;
+        size_t tl = 0;
+        int inside = hmt_hints_tensor_at(dst, &ts, &tl, NULL) && dst + bytes <= ts + tl;
+        atomic_fetch_add_explicit(inside ? &st_tagged_htod_bytes : &st_untagged_bytes, bytes,
+                                  memory_order_relaxed);
         return;
     }
+    atomic_fetch_add_explicit(&st_tagged_htod_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st_fp_matches, 1, memory_order_relaxed);
     pthread_rwlock_wrlock(&hints_lock);
     /* Whatever was tagged there is overwritten (a re-upload of the same tensor frees its
      * own tag first, so it is chosen again below). */
@@ -1026,6 +1039,7 @@ void hmt_hints_stats_json(void *root_)
     cJSON_AddNumberToObject(o, "tagged_by_order", (double)by_order);
     cJSON_AddNumberToObject(o, "never_loaded", (double)never);
     cJSON_AddNumberToObject(o, "htod_bytes", (double)atomic_load(&st_htod_bytes));
+    cJSON_AddNumberToObject(o, "tagged_htod_bytes", (double)atomic_load(&st_tagged_htod_bytes));
     cJSON_AddNumberToObject(o, "untagged_bytes", (double)atomic_load(&st_untagged_bytes));
     cJSON_AddNumberToObject(o, "tags_dropped_by_overwrite", (double)atomic_load(&st_dropped));
     cJSON_AddNumberToObject(o, "live_tags", (double)ntags);
@@ -1069,4 +1083,42 @@ void hmt_hints_stats_json(void *root_)
         }
     }
     pthread_rwlock_unlock(&hints_lock);
+}
+
+/* ---- did the hints fit the program? ------------------------------------------------------- */
+
+int hmt_hints_check_named(void)
+{
+    if (!H.active || !atomic_load(&st_htod_bytes))
+        return 0;   /* no hints, or a process that never uploaded anything (a launcher) */
+    size_t named = 0, by_fp = 0, by_order = 0;
+    uint64_t hinted_bytes = 0, named_bytes = 0;
+    pthread_rwlock_rdlock(&hints_lock);
+    for (size_t i = 0; i < H.nh; i++) {
+        const struct hint *h = &H.h[i];
+        hinted_bytes += h->var[0].size;
+        if (h->last_named == NAMED_NONE)
+            continue;
+        named++;
+        named_bytes += h->var[0].size;
+        by_fp += h->last_named == NAMED_FINGERPRINT;
+        by_order += h->last_named == NAMED_ORDER;
+    }
+    pthread_rwlock_unlock(&hints_lock);
+    /* All named by order is normal when the program casts on the device (.to(dev, dtype)):
+     * its staging uploads still match fingerprints. With no content match at all, the order
+     * names rest on sizes alone. */
+    bool order_only = by_fp == 0 && by_order > 0 && !atomic_load(&st_fp_matches);
+    if (named_bytes * 2 >= hinted_bytes && !order_only)
+        return 0;
+    HMT_WARN_ONCE("hints: named %zu of %zu hinted tensors (%zu by fingerprint, %zu by order): "
+                  "is %s for this model?", named, H.nh, by_fp, by_order, H.path);
+    return 1;
+}
+
+/* At exit, once everything the program uploaded has been seen: a hints file for another
+ * model is otherwise applied silently (a few tensors named by size, the rest never). */
+__attribute__((destructor)) static void hints_at_exit(void)
+{
+    hmt_hints_check_named();
 }

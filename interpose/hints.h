@@ -67,11 +67,23 @@ void hmt_hints_stats_json(void *root);
 /* Fields it adds, under root["hints"]: path, format ("hmt-tier-hints" | "flat" | "invalid"),
  * active, hinted_tensors, duplicates, skipped, tagged_tensors (hinted tensors ever tagged),
  * tagged_bytes (their device bytes), tagged_by_fingerprint, tagged_by_order (how each was
- * named last, counting live tags first), never_loaded, htod_bytes, untagged_bytes (bytes of
- * host->device copies that named no tensor), tiers{NAME: {hinted_*, tagged_*, resident_bytes,
+ * named last, counting live tags first), never_loaded, htod_bytes (bytes of all host->device
+ * copies seen) = tagged_htod_bytes (copies that landed in a named tensor: a fingerprint match,
+ * or wholly inside a live tag, e.g. an order-named destination) + untagged_bytes (copies that
+ * landed in no named tensor). tagged_bytes counts device bytes of named tensors, not copies,
+ * so it is not part of that sum (a tensor named by order and filled by a cast kernel from a
+ * staging buffer has tagged bytes while its upload was untagged). tiers{NAME: {hinted_*, tagged_*, resident_bytes,
  * evicted_bytes, faults}}, and with HMT_STATS_TENSORS=1 tensors[{name, module, tier, named,
  * dtype, bytes, addr, live, faults, bytes_in, evictions, bytes_out}] in state-dict order
  * (faults/evictions: chunk movements overlapping the tensor; bytes_in/out: its bytes they
  * moved; per-tier resident_bytes = tagged bytes - (bytes_out - bytes_in), at exit). */
+
+/* Warns once (one line) when structured hints were loaded and the process uploaded something,
+ * but fewer than half of the hinted tensors' bytes were named, or none was named by
+ * fingerprint while some were by order and no upload ever matched a hinted tensor's contents
+ * (sizes matched, contents never did; a device-side cast still has matching staging
+ * uploads, so it does not warn): the hints are probably for another model. Returns 1 when that is the case, else 0. hints.c calls it at
+ * exit (destructor); tests call it directly. */
+int hmt_hints_check_named(void);
 
 #endif

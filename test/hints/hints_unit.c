@@ -17,6 +17,9 @@
  *   invalid      unreadable and malformed files: one error line each, hints inactive
  *   strict       invalid file with HMT_STRICT=1: the process exits 1 with one error line
  *   rank         {rank} in HMT_HINTS expands to $RANK, else $LOCAL_RANK
+ *   wrong_model  hints for another model (sizes match, contents never): named by order,
+ *                uploads into them counted as tagged copies, one warning line, once
+ *   few          one small tensor of eight uploaded: the exit check warns
  *   threads      writers tag and free their own regions while readers query all of them:
  *                readers only ever see whole, correctly placed tensors (run it under
  *                HMT_SANITIZE=thread to check the locking itself)
@@ -168,6 +171,30 @@ static int init_counting_lines(const char *dir, int *rc)
     return lines;
 }
 
+/* Runs hmt_hints_check_named with stderr captured into buf; returns what it returned. */
+static int check_named_capture(const char *dir, char *buf, size_t len)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/stderr-named.txt", dir);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(p, "w+");
+    dup2(fileno(f), 2);
+    int r = hmt_hints_check_named();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    fputs(buf, stderr);
+    return r;
+}
+
+/* htod_bytes = tagged_htod_bytes + untagged_bytes, always. */
+static void check_htod_sum(void);
+
 static cJSON *stats(void)
 {
     cJSON *root = cJSON_CreateObject();
@@ -200,8 +227,19 @@ static void check_named(const CUdeviceptr *addr, const size_t *bytes, size_t n)
     }
 }
 
+static void check_htod_sum(void)
+{
+    cJSON *st = stats();
+    const cJSON *h = hints_obj(st);
+    CHECK(num(h, "htod_bytes") == num(h, "tagged_htod_bytes") + num(h, "untagged_bytes"),
+          "htod_bytes %g != tagged_htod_bytes %g + untagged_bytes %g", num(h, "htod_bytes"),
+          num(h, "tagged_htod_bytes"), num(h, "untagged_bytes"));
+    cJSON_Delete(st);
+}
+
 static void expect_counts(double tagged, double by_fp, double by_order)
 {
+    check_htod_sum();
     cJSON *st = stats();
     const cJSON *h = hints_obj(st);
     CHECK(h, "no hints object in stats");
@@ -231,6 +269,7 @@ static int sc_fingerprint(int bf16)
     }
     check_named(addr, bytes, NT);
     expect_counts(NT, NT, 0);
+    CHECK(hmt_hints_check_named() == 0, "warned although every tensor was named by fingerprint");
     return 0;
 }
 
@@ -298,6 +337,8 @@ static int sc_order(int on)
     }
     check_named(addr, bytes, NT);
     expect_counts(NT, 0, NT);
+    /* all by order is normal here: the staging uploads matched, so no warning */
+    CHECK(hmt_hints_check_named() == 0, "warned on a device-side cast (staging uploads matched)");
     /* stats report each tensor where it lives, not where its staging buffer was */
     cJSON *st = stats();
     size_t i = 0;
@@ -309,6 +350,65 @@ static int sc_order(int on)
               cJSON_GetObjectItemCaseSensitive(x, "addr")->valuestring);
     }
     cJSON_Delete(st);
+    return 0;
+}
+
+/* A hints file for another model: the program allocates tensors of the hinted sizes (so
+ * they are named by order) but uploads other contents straight into them. Uploads into an
+ * order-named tensor count as tagged copies (they once counted as untagged too, so
+ * tagged_bytes + untagged_bytes exceeded htod_bytes), and the exit check warns once. */
+static int sc_wrong_model(const char *dir)
+{
+    CUdeviceptr next = BASE;
+    double dev = 0;
+    for (size_t i = 0; i < NT; i++) {
+        size_t b = T[i].numel * 4;
+        hmt_hints_note_alloc(next, b);
+        float *other = malloc(b);
+        for (size_t k = 0; k < T[i].numel; k++)
+            other[k] = T[i].f32[k] * 3.0f + 7.0f;
+        hmt_hints_note_htod(next, other, b);
+        free(other);
+        dev += (double)b;
+        next += (b + 511) / 512 * 512;
+    }
+    /* a batch of tokens in memory no tensor owns */
+    static int32_t batch[1000];
+    hmt_hints_note_alloc(next, sizeof batch);
+    hmt_hints_note_htod(next, batch, sizeof batch);
+    expect_counts(NT, 0, NT);
+    cJSON *st = stats();
+    const cJSON *h = hints_obj(st);
+    CHECK(num(h, "tagged_htod_bytes") == dev && num(h, "untagged_bytes") == sizeof batch,
+          "tagged_htod_bytes %g (want %g), untagged_bytes %g (want %zu)", num(h, "tagged_htod_bytes"),
+          dev, num(h, "untagged_bytes"), sizeof batch);
+    CHECK(num(h, "tagged_bytes") + num(h, "untagged_bytes") == num(h, "htod_bytes"),
+          "tagged_bytes %g + untagged_bytes %g != htod_bytes %g", num(h, "tagged_bytes"),
+          num(h, "untagged_bytes"), num(h, "htod_bytes"));
+    cJSON_Delete(st);
+    char buf[1024], want[700];
+    CHECK(check_named_capture(dir, buf, sizeof buf) == 1, "no warning for 0 by fingerprint, all by order");
+    snprintf(want, sizeof want, "hints: named %zu of %zu hinted tensors (0 by fingerprint, %zu by order): "
+             "is %s for this model?\n", NT, NT, NT, getenv("HMT_HINTS"));
+    CHECK(strstr(buf, want) && strchr(buf, '\n') == buf + strlen(buf) - 1, "warning: %s", buf);
+    /* once: a second check says nothing */
+    check_named_capture(dir, buf, sizeof buf);
+    CHECK(!*buf, "warned twice: %s", buf);
+    return 0;
+}
+
+/* Only one small tensor of the hinted model is uploaded: fewer than half of the hinted
+ * bytes named, so the exit check warns although what was named was by fingerprint. */
+static int sc_few(const char *dir)
+{
+    size_t b = T[1].numel * 4;
+    hmt_hints_note_alloc(BASE, b);
+    hmt_hints_note_htod(BASE, T[1].f32, b);
+    expect_counts(1, 1, 0);
+    char buf[1024], want[64];
+    CHECK(check_named_capture(dir, buf, sizeof buf) == 1, "no warning for 1 of %zu tensors named", NT);
+    snprintf(want, sizeof want, "named 1 of %zu hinted tensors (1 by fingerprint, 0 by order)", NT);
+    CHECK(strstr(buf, want), "warning: %s", buf);
     return 0;
 }
 
@@ -598,6 +698,8 @@ int main(int argc, char **argv)
         else if (!strcmp(sc, "lifetime")) sc_lifetime();
         else if (!strcmp(sc, "dup")) sc_dup(dir);
         else if (!strcmp(sc, "threads")) sc_threads();
+        else if (!strcmp(sc, "wrong_model")) sc_wrong_model(dir);
+        else if (!strcmp(sc, "few")) sc_few(dir);
         else {
             fprintf(stderr, "unknown scenario %s\n", sc);
             return 1;
