@@ -54,8 +54,9 @@ static int grow(void)
     if (refused_round && refused_round == hmt_res.evict_round) return -1;
     if (hmt_real.cuMemHostAlloc(&p, slab, CU_MEMHOSTALLOC_PORTABLE) != CUDA_SUCCESS || !p) {
         refused_round = hmt_res.evict_round;
-        HMT_WARN_ONCE("pinned host memory refused (cuMemHostAlloc of %llu bytes); evictions stop "
-                      "where the pool ends", (unsigned long long)slab);
+        /* the warning is the evictor's (one line per process); the size is detail */
+        HMT_INFO("cuMemHostAlloc of %llu bytes refused; the host pool stops growing this round",
+                 (unsigned long long)slab);
         return -1;
     }
     pinned_total += slab;
