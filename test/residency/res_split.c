@@ -6,6 +6,8 @@
  *     boundary needs 4 chunks at once and failed with OUT_OF_MEMORY; pieces must end at the
  *     next chunk boundary of either operand. Also unified, peer, async and 2-byte fills.
  *   emulated: straddle under HMT_MODE=emulated.
+ *   batch (8M): cuMemcpyBatchAsync of two 6 MiB entries from two allocations (12 MiB at
+ *     once) failed with OUT_OF_MEMORY; entries must be brought in one by one.
  * A host mirror says what every byte must be; the parent also runs each mode without hmt. */
 #include "res_common.h"
 
@@ -74,9 +76,46 @@ static int straddle(void)
     return 0;
 }
 
+static int batch(void)
+{
+    CUdeviceptr a, b;
+    CUstream s;
+    CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CK(cuMemAlloc(&a, 6 * MIB));
+    CK(cuMemAlloc(&b, 6 * MIB));
+    ma = malloc(6 * MIB); mb = malloc(6 * MIB);
+    res_pattern((float *)ma, 6 * MIB / 4, 21);
+    res_pattern((float *)mb, 6 * MIB / 4, 22);
+    CK(cuMemcpyHtoD(a, ma, 6 * MIB));
+    CK(cuMemcpyHtoD(b, mb, 6 * MIB));
+    unsigned char *h;
+    CK(cuMemAllocHost((void **)&h, 12 * MIB));
+    CUmemcpyAttributes at;
+    memset(&at, 0, sizeof at);
+    at.srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_STREAM;
+    size_t ai = 0;
+    CUdeviceptr d[2] = { (CUdeviceptr)h, (CUdeviceptr)h + 6 * MIB }, sr[2] = { a, b };
+    size_t sz[2] = { 6 * MIB, 6 * MIB };
+    CK(cuMemcpyBatchAsync(d, sr, sz, 2, &at, &ai, 1, s));
+    CK(cuStreamSynchronize(s));
+    if (memcmp(h, ma, 6 * MIB) || memcmp(h + 6 * MIB, mb, 6 * MIB)) FAIL("batch DtoH bytes");
+    /* device -> device entries across allocations and chunk boundaries, in order */
+    CUdeviceptr d2[3] = { b + 10, a + 2 * MIB - 5, b + 4 * MIB }, s2[3] = { a + 4 * MIB - 3, b + MIB, a };
+    size_t z2[3] = { 1024, 2 * MIB, MIB };
+    CK(cuMemcpyBatchAsync(d2, s2, z2, 3, &at, &ai, 1, s));
+    CK(cuStreamSynchronize(s));
+    memcpy(mb + 10, ma + 4 * MIB - 3, 1024);
+    memcpy(ma + 2 * MIB - 5, mb + MIB, 2 * MIB);
+    memcpy(mb + 4 * MIB, ma, MIB);
+    expect(a, ma, 6 * MIB, "a after batches");
+    expect(b, mb, 6 * MIB, "b after batches");
+    return 0;
+}
+
 static int body(const char *mode)
 {
     res_init();
+    if (!strcmp(mode, "batch")) return batch();
     if (!strcmp(mode, "onechunk")) return onechunk();
     return straddle();
 }
@@ -88,6 +127,7 @@ int main(int argc, char **argv)
     const char *env[3] = { "HMT_HBM_LIMIT=4M", NULL, NULL };
     if (!strcmp(mode, "onechunk")) env[0] = "HMT_HBM_LIMIT=2M";
     if (!strcmp(mode, "emulated")) env[1] = "HMT_MODE=emulated";
+    if (!strcmp(mode, "batch")) env[0] = "HMT_HBM_LIMIT=8M";
     static char out[8192];
     int rc = res_run_child(argv[0], mode, 0, env, out, sizeof out);
     if (rc) FAIL("%s without hmt: %d (the test itself is wrong)", mode, rc);
