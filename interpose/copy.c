@@ -106,6 +106,22 @@ static size_t piece_len(size_t off, size_t n, size_t k, CUdeviceptr a, int ma, C
     return len;
 }
 
+/* Length of the piece ending at end, walking backwards (the mirror of piece_len). */
+static size_t piece_len_back(size_t end, size_t k, CUdeviceptr a, int ma, CUdeviceptr b, int mb)
+{
+    size_t c = hmt_res.chunk, len = end;
+    CUdeviceptr ops[2] = { a, b };
+    int m[2] = { ma, mb };
+    for (int i = 0; i < 2; i++) {
+        if (!m[i]) continue;
+        CUdeviceptr last = ops[i] + end - 1, lo = last - last % c;
+        lo = lo >= (k - 1) * c ? lo - (k - 1) * c : 0;
+        size_t l = (size_t)(ops[i] + end - lo);
+        if (l < len) len = l;
+    }
+    return len;
+}
+
 /* 1 when a copy of n bytes between a and b (0 = host) runs as pieces. */
 static int splits(size_t n, CUdeviceptr a, CUdeviceptr b)
 {
@@ -118,6 +134,19 @@ static int splits(size_t n, CUdeviceptr a, CUdeviceptr b)
 #define SPLIT_1D_ALIGNED(n, a, b, esz, call_piece) do {                                     \
         int ma_ = MANAGED_(a), mb_ = MANAGED_(b);                                             \
         size_t k_ = (ma_ || mb_) ? split_k((n), (a), ma_, (b), mb_) : 0;                     \
+        if (k_ && (esz) == 1 && ma_ && mb_ && (b) < (a) && (a) < (b) + (n)) {                \
+            /* dst overlaps src from above: back to front, so no piece reads bytes an    \
+             * earlier piece already overwrote (one call would behave like memmove) */      \
+            CUresult rp_ = CUDA_SUCCESS;                                                    \
+            split_depth = 1;                                                                \
+            for (size_t end_ = (n), off, len; end_ > 0 && rp_ == CUDA_SUCCESS; end_ -= len) { \
+                len = piece_len_back(end_, k_, (a), ma_, (b), mb_);                         \
+                off = end_ - len;                                                           \
+                rp_ = call_piece;                                                           \
+            }                                                                               \
+            split_depth = 0;                                                                \
+            return rp_;                                                                     \
+        }                                                                                   \
         if (k_) {                                                                           \
             CUresult rp_ = CUDA_SUCCESS;                                                    \
             split_depth = 1;                                                                \
@@ -349,10 +378,69 @@ static void add_3d_peer(struct hmt_op *op, const CUDA_MEMCPY3D_PEER *c)
              c->dstHeight, c->WidthInBytes, c->Height, c->Depth);
 }
 
+/* A 2D copy whose extents could not be resident at once runs as bands of rows (srcY/dstY
+ * advanced, Height cut), each band ending before the k-th next chunk boundary of every
+ * managed side, in order on the same stream like a split 1D copy. */
+struct side2d { int managed; CUdeviceptr start; size_t pitch; };
+
+static struct side2d side_2d(CUmemorytype t, CUdeviceptr dev, size_t x, size_t y, size_t pitch, size_t w)
+{
+    struct side2d sd = { 0, 0, pitch ? pitch : w };
+    if (t != CU_MEMORYTYPE_DEVICE && t != CU_MEMORYTYPE_UNIFIED) return sd;
+    sd.start = dev + y * sd.pitch + x;
+    sd.managed = MANAGED_(sd.start);
+    return sd;
+}
+
+/* Rows from row r that stay within k chunks of this side (at least 1). */
+static size_t band_rows(const struct side2d *sd, size_t r, size_t rows, size_t w, size_t k)
+{
+    if (!sd->managed) return rows;
+    size_t c = hmt_res.chunk;
+    CUdeviceptr st = sd->start + r * sd->pitch, limit = st - st % c + k * c;
+    if (st + w > limit) return 1;
+    size_t m = (size_t)(limit - st - w) / sd->pitch + 1;
+    return m < rows ? m : rows;
+}
+
+static CUresult split_2d(const CUDA_MEMCPY2D *c, CUresult (*sync)(const CUDA_MEMCPY2D *),
+                         CUresult (*async)(const CUDA_MEMCPY2D *, CUstream), CUstream s, int *done)
+{
+    *done = 0;
+    if (split_depth || !hmt_engaged || !hmt_res.ready || !hmt_res.chunk || !c->WidthInBytes || !c->Height)
+        return CUDA_SUCCESS;
+    size_t w = c->WidthInBytes, h = c->Height;
+    struct side2d a = side_2d(c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, c->srcPitch, w);
+    struct side2d b = side_2d(c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, c->dstPitch, w);
+    if (!a.managed && !b.managed) return CUDA_SUCCESS;
+    size_t need = (a.managed ? chunks_touched(a.start, (h - 1) * a.pitch + w) : 0) +
+                  (b.managed ? chunks_touched(b.start, (h - 1) * b.pitch + w) : 0);
+    size_t half = (size_t)(hmt_res.budget / hmt_res.chunk / 2);
+    if (need <= half) return CUDA_SUCCESS;
+    size_t k = half / (size_t)(a.managed + b.managed);
+    if (!k) k = 1;
+    *done = 1;
+    CUresult r = CUDA_SUCCESS;
+    split_depth = 1;
+    for (size_t row = 0, m; row < h && r == CUDA_SUCCESS; row += m) {
+        m = band_rows(&a, row, h - row, w, k);
+        size_t mb = band_rows(&b, row, h - row, w, k);
+        if (mb < m) m = mb;
+        CUDA_MEMCPY2D p = *c;
+        p.srcY += row; p.dstY += row; p.Height = m;
+        r = sync ? hmt_h_memcpy_2d(sync, &p) : hmt_h_memcpy_2d_async(async, &p, s);
+    }
+    split_depth = 0;
+    return r;
+}
+
 CUresult hmt_h_memcpy_2d(CUresult (*real)(const CUDA_MEMCPY2D *), const CUDA_MEMCPY2D *c)
 {
     if (!c) return real(c);
-    if (hmt_engaged) note_2d(c);
+    if (hmt_engaged && !split_depth) note_2d(c);
+    int done;
+    CUresult rs = split_2d(c, real, NULL, NULL, &done);
+    if (done) return rs;
     RUN_COPY(((void *)real == (void *)hmt_real.cuMemcpy2D_v2_ptds ||
               (void *)real == (void *)hmt_real.cuMemcpy2DUnaligned_v2_ptds) ? CU_STREAM_PER_THREAD : NULL,
              add_2d(op, c), real(c));
@@ -362,7 +450,10 @@ CUresult hmt_h_memcpy_2d_async(CUresult (*real)(const CUDA_MEMCPY2D *, CUstream)
                                CUstream s)
 {
     if (!c) return real(c, s);
-    if (hmt_engaged) note_2d(c);
+    if (hmt_engaged && !split_depth) note_2d(c);
+    int done;
+    CUresult rs = split_2d(c, NULL, real, s, &done);
+    if (done) return rs;
     RUN_COPY(ASYNC_STREAM(real, cuMemcpy2DAsync_v2_ptsz, s), add_2d(op, c), real(c, s));
 }
 
