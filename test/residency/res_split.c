@@ -8,6 +8,9 @@
  *   emulated: straddle under HMT_MODE=emulated.
  *   batch (8M): cuMemcpyBatchAsync of two 6 MiB entries from two allocations (12 MiB at
  *     once) failed with OUT_OF_MEMORY; entries must be brought in one by one.
+ *   rows (8M): a full-height 2D DtoD between two 6 MiB allocations (OOM before 2D copies
+ *     ran as bands of rows), and a split DtoD inside one allocation whose dst overlaps its
+ *     src from above (forward pieces copied bytes already overwritten).
  * A host mirror says what every byte must be; the parent also runs each mode without hmt. */
 #include "res_common.h"
 
@@ -112,9 +115,49 @@ static int batch(void)
     return 0;
 }
 
+static int rows(void)
+{
+    CUdeviceptr a, b, z;
+    CUstream s;
+    CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+    CK(cuMemAlloc(&a, 6 * MIB));
+    CK(cuMemAlloc(&b, 6 * MIB));
+    CK(cuMemAlloc(&z, 8 * MIB));
+    ma = malloc(6 * MIB); mb = malloc(6 * MIB);
+    res_pattern((float *)ma, 6 * MIB / 4, 31);
+    res_pattern((float *)mb, 6 * MIB / 4, 32);
+    CK(cuMemcpyHtoD(a, ma, 6 * MIB));
+    CK(cuMemcpyHtoD(b, mb, 6 * MIB));
+    CK(cuMemsetD8(z, 0x5a, 8 * MIB));                 /* a and b leave */
+    CUDA_MEMCPY2D c;
+    memset(&c, 0, sizeof c);
+    c.srcMemoryType = CU_MEMORYTYPE_DEVICE; c.srcDevice = a; c.srcPitch = 65536; c.srcXInBytes = 17; c.srcY = 1;
+    c.dstMemoryType = CU_MEMORYTYPE_DEVICE; c.dstDevice = b; c.dstPitch = 65536; c.dstXInBytes = 3;
+    c.WidthInBytes = 1000; c.Height = 6 * MIB / 65536 - 2;
+    CK(cuMemcpy2D(&c));
+    for (size_t r = 0; r < c.Height; r++)
+        memcpy(mb + r * 65536 + 3, ma + (r + 1) * 65536 + 17, 1000);
+    c.srcDevice = b; c.dstDevice = a; c.srcY = 0; c.dstY = 2; c.Height = 80;
+    CK(cuMemcpy2DAsync(&c, s));
+    CK(cuStreamSynchronize(s));
+    for (size_t r = 0; r < c.Height; r++)
+        memcpy(ma + (r + 2) * 65536 + 3, mb + r * 65536 + 17, 1000);
+    CK(cuMemsetD8(z, 0x5a, 8 * MIB));
+    /* overlapping, larger than half the budget: like one memmove */
+    CK(cuMemcpyDtoD(b + 4096, b, 6 * MIB - 4096));
+    memmove(mb + 4096, mb, 6 * MIB - 4096);
+    CK(cuMemcpyDtoDAsync(a, a + 8192, 6 * MIB - 8192, s));
+    memmove(ma, ma + 8192, 6 * MIB - 8192);
+    CK(cuStreamSynchronize(s));
+    expect(a, ma, 6 * MIB, "a after 2D bands and an overlapping copy");
+    expect(b, mb, 6 * MIB, "b after 2D bands and an overlapping copy");
+    return 0;
+}
+
 static int body(const char *mode)
 {
     res_init();
+    if (!strcmp(mode, "rows")) return rows();
     if (!strcmp(mode, "batch")) return batch();
     if (!strcmp(mode, "onechunk")) return onechunk();
     return straddle();
@@ -127,7 +170,7 @@ int main(int argc, char **argv)
     const char *env[3] = { "HMT_HBM_LIMIT=4M", NULL, NULL };
     if (!strcmp(mode, "onechunk")) env[0] = "HMT_HBM_LIMIT=2M";
     if (!strcmp(mode, "emulated")) env[1] = "HMT_MODE=emulated";
-    if (!strcmp(mode, "batch")) env[0] = "HMT_HBM_LIMIT=8M";
+    if (!strcmp(mode, "batch") || !strcmp(mode, "rows")) env[0] = "HMT_HBM_LIMIT=8M";
     static char out[8192];
     int rc = res_run_child(argv[0], mode, 0, env, out, sizeof out);
     if (rc) FAIL("%s without hmt: %d (the test itself is wrong)", mode, rc);
