@@ -932,8 +932,9 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
     if (bytes > SIZE_MAX - chunk) return CUDA_ERROR_OUT_OF_MEMORY;
     size_t reserved = (bytes + chunk - 1) / chunk * chunk;
     if (reserved > hmt_res.budget) {
-        HMT_INFO("allocation of %zu bytes is larger than the budget (%llu): out of memory",
-                 bytes, (unsigned long long)hmt_res.budget);
+        /* warn: otherwise users see only their program's out-of-memory error */
+        HMT_WARN_ONCE("allocation of %zu bytes is larger than the budget (%llu bytes, HMT_HBM_LIMIT): "
+                      "CUDA_ERROR_OUT_OF_MEMORY", bytes, (unsigned long long)hmt_res.budget);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     size_t n = reserved / chunk;
@@ -955,6 +956,10 @@ CUresult hmt_res_alloc(CUdeviceptr *dptr, size_t bytes)
 
     pthread_mutex_lock(&hmt_move_lock);
     r = ensure_budget(reserved, 0, 0);
+    if (r == CUDA_ERROR_OUT_OF_MEMORY)
+        HMT_WARN_ONCE("allocation of %zu bytes does not fit in the budget (%llu bytes, HMT_HBM_LIMIT): "
+                      "nothing left to evict (all resident chunks in use): CUDA_ERROR_OUT_OF_MEMORY",
+                      bytes, (unsigned long long)hmt_res.budget);
     size_t made = 0;
     int pending = 0;
     for (; r == CUDA_SUCCESS && made < n; made++) {
