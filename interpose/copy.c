@@ -6,8 +6,12 @@
  * source of truth, and makes overlapping ranges (src and dst in the same allocation) need
  * nothing special: both ranges are resident and pinned while the driver copies. Only the
  * touched chunks are brought in (2D/3D extents are computed), not whole allocations.
- * A 1D copy or fill larger than half the budget runs as pieces of a quarter of the budget,
- * in order on the same stream, so it never needs more chunks at once than the budget holds.
+ * A copy or fill that needs more than half the budget (chunks touched, summed over managed
+ * operands) runs as pieces ending at chunk boundaries of its operands, in order on the same
+ * stream, so it never needs more chunks at once than the budget holds (1D, 2D by bands of
+ * rows, batches entry by entry; see "Splitting" below).
+ * Every device-side write into device memory tells the hints room (note_device_write), so a
+ * tag a reused block outgrew dies.
  * Sync variants are ordered on the legacy default stream (the per-thread stream for _ptds),
  * where the driver runs them, so the fence after them is recorded there.
  * Every host->device path tells the hints room what it copies (hmt_hints_note_htod). */
