@@ -284,9 +284,12 @@ sim_handle *sim_handle_lookup(CUmemGenericAllocationHandle h)
     return sh->refs > 0 ? sh : NULL;
 }
 
+void sim_vmm_handle_gone(sim_handle *h);   /* vmm.c: drops its parked page tables */
+
 static void handle_maybe_free(sim_handle *h)
 {
     if (h->refs > 0 || h->maps > 0) return;
+    sim_vmm_handle_gone(h);
     sim_phys_free(h->phys, h->size, h->device);
     sim_map_remove(&g_sim.handles, (uintptr_t)h);
     h->magic = 0;

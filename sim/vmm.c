@@ -7,6 +7,11 @@
  * cuMemSetAccess (mprotect). cuMemUnmap puts the range back to a PROT_NONE reservation;
  * like the driver it does not wait for work in flight, so a kernel still using the range
  * faults and the context gets CUDA_ERROR_ILLEGAL_ADDRESS.
+ * Speed without changing what faults: an unmapped handle's page tables are kept aside
+ * ("parked", PROT_NONE, outside the device range) and moved to the next VA the handle is
+ * mapped at (mremap), and cuMemSetAccess fills the page tables of a fresh mapping in one call
+ * — otherwise every cuMemMap costs one host page fault per 4 KiB on first touch, which
+ * made eviction + fault-in on the sim several times slower than the copies themselves.
  * Rules enforced with CUDA_ERROR_INVALID_VALUE: sizes/addresses multiples of 2 MiB;
  * map only inside a reservation, onto VA that is not mapped, offset 0, size <= handle;
  * unmap whole mappings only; set access only on mapped VA; free a reservation only whole
@@ -26,6 +31,51 @@
 #define SIM_POPULATE_MAX ((size_t)64 << 20)
 
 static bool aligned(uintptr_t v) { return v % SIM_GRANULARITY == 0; }
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4 /* Linux 5.7; shared mappings since 5.13 */
+#endif
+
+/* Parked page tables (mem_mu): at most one per handle, keyed by the handle's address; obj is
+ * a sim_ent holding the parked VA and size. Filled mappings (mem_mu): mappings whose page
+ * tables are already filled (moved from a park, or populated), keyed by VA. */
+static sim_map g_parked, g_filled;
+
+/* On cuMemUnmap of one mapping: keep its page tables aside if the handle has none parked
+ * yet. The range is made PROT_NONE first and then moved away with MREMAP_DONTUNMAP, which
+ * leaves a PROT_NONE, table-less mapping behind that sim_va_unmap then replaces: at no
+ * moment is the old VA accessible or a hole another mmap could take. Failure (older kernel)
+ * just leaves the tables to be dropped. */
+static void park(sim_mapping *m)
+{
+    if (sim_map_find(&g_parked, (uintptr_t)m->h) || !sim_map_find(&g_filled, m->va)) return;
+    if (mprotect((void *)m->va, m->size, PROT_NONE) != 0) return;
+    sim_ent *pk = malloc(sizeof *pk);
+    if (!pk) return;
+    void *p = mremap((void *)m->va, m->size, m->size, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    if (p == MAP_FAILED) { free(pk); return; }
+    *pk = (sim_ent){(uintptr_t)p, m->size, NULL};
+    if (sim_map_insert(&g_parked, (uintptr_t)m->h, 1, pk)) { munmap(p, m->size); free(pk); }
+}
+
+/* Drops h's parked page tables (if any); returns the parked VA if its size is `size` and
+ * want is set (the caller then owns it), else 0. */
+static uintptr_t unpark(sim_handle *h, size_t size, bool want)
+{
+    sim_ent *e = sim_map_find(&g_parked, (uintptr_t)h);
+    if (!e || e->start != (uintptr_t)h) return 0;
+    sim_ent *pk = e->obj;
+    uintptr_t p = pk->start;
+    size_t psize = pk->size;
+    free(pk);
+    sim_map_remove(&g_parked, (uintptr_t)h);
+    if (want && psize == size) return p;
+    munmap((void *)p, psize);
+    return 0;
+}
+
+/* space.c, when a handle's memory goes (mem_mu held). */
+void sim_vmm_handle_gone(sim_handle *h) { unpark(h, 0, false); }
 
 static CUresult vmm_ready(void)
 {
@@ -197,7 +247,16 @@ SIM_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
     if (!reg || reg->kind != REG_RESERVE || (uintptr_t)ptr + size > reg->va + reg->span) goto out;
     size_t i = sim_map_lower(&g_sim.mappings, (uintptr_t)ptr);
     if (i < g_sim.mappings.n && g_sim.mappings.v[i].start < (uintptr_t)ptr + size) goto out;
-    if (sim_va_map((uintptr_t)ptr, size, h->phys, PROT_NONE)) {
+    /* The handle's parked page tables, moved here (MREMAP_FIXED replaces the reservation
+     * atomically; still PROT_NONE); else a fresh mapping. */
+    uintptr_t parked = unpark(h, size, true);
+    bool filled = false;
+    if (parked) {
+        void *p = mremap((void *)parked, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)ptr);
+        if (p == (void *)ptr) filled = true;
+        else munmap((void *)parked, size);
+    }
+    if (!filled && sim_va_map((uintptr_t)ptr, size, h->phys, PROT_NONE)) {
         r = CUDA_ERROR_OUT_OF_MEMORY;
         goto out;
     }
@@ -208,6 +267,7 @@ SIM_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
         r = CUDA_ERROR_OUT_OF_MEMORY;
         goto out;
     }
+    if (filled) (void)sim_map_insert(&g_filled, m->va, size, NULL);
     h->maps++;
     m = NULL;
     r = CUDA_SUCCESS;
@@ -240,6 +300,8 @@ SIM_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
     }
     for (size_t k = i; k < j; k++) {
         sim_mapping *m = g_sim.mappings.v[i].obj;
+        park(m);
+        sim_map_remove(&g_filled, m->va);
         sim_va_unmap(m->va, m->size);
         sim_map_remove(&g_sim.mappings, m->va);
         sim_handle_unmapped(m->h);
@@ -296,13 +358,19 @@ SIM_EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAcce
             return CUDA_ERROR_INVALID_VALUE;
         }
         for (size_t k = i; k < j; k++) ((sim_mapping *)g_sim.mappings.v[k].obj)->access = flags;
-        /* Fill the page tables now (one call, read faults with fault-around) rather than one
-         * page fault per 4 KiB on first touch: a real driver's memory is committed and mapped
-         * when this returns. Access rules are unchanged (protections and unmapped VA still
-         * fault). Bounded, so a test that maps a large handle and never touches it does not
-         * commit host memory; failure (older kernels) only costs speed. */
-        if (prot != PROT_NONE && size <= SIM_POPULATE_MAX)
-            (void)madvise((void *)a, size, MADV_POPULATE_READ);
+        /* Fill the page tables of fresh mappings now (one call, read faults with fault-around)
+         * rather than one page fault per 4 KiB on first touch: a real driver's memory is
+         * committed and mapped when this returns. Access rules are unchanged (protections
+         * and unmapped VA still fault). Bounded, so a test that maps a large handle and never
+         * touches it does not commit host memory; failure (older kernels) only costs speed. */
+        for (size_t k = i; prot != PROT_NONE && k < j; k++) {
+            sim_mapping *m = g_sim.mappings.v[k].obj;
+            if (m->size > SIM_POPULATE_MAX || sim_map_find(&g_filled, m->va)) continue;
+            uintptr_t lo = m->va > a ? m->va : a, hi = m->va + m->size < end ? m->va + m->size : end;
+            if (madvise((void *)lo, hi - lo, MADV_POPULATE_READ) == 0 && lo == m->va &&
+                hi == m->va + m->size)
+                (void)sim_map_insert(&g_filled, m->va, m->size, NULL);
+        }
     }
     pthread_mutex_unlock(&g_sim.mem_mu);
     return CUDA_SUCCESS;
