@@ -202,7 +202,8 @@ static int resolve_links(const char *path, char *out, size_t outlen)
  *   written into directly — replacing it by a renamed regular file would destroy it;
  * - a symlink: through to the file it names, keeping the link;
  * - a regular file or a new path: a temporary file in the same directory, renamed over
- *   it, so a reader never sees half a file (the replaced file's mode is kept).
+ *   it, so a reader never sees half a file (the replaced file's mode, and its owner
+ *   where permitted, are kept).
  * Errors name `path` as the user gave it. */
 static int write_out(const char *path, const char *body, char *err, size_t errlen)
 {
@@ -253,6 +254,9 @@ static int write_out(const char *path, const char *body, char *err, size_t errle
     mode_t mode;
     if (exists) {
         mode = st.st_mode & 07777;
+        /* keep the owner too where we may (root replacing a user's file); else ours */
+        if (fchown(fd, st.st_uid, st.st_gid) != 0) {
+        }
     } else {
         mode_t um = umask(0);
         umask(um);

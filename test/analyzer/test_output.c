@@ -127,6 +127,12 @@ int main(int argc, char **argv)
     CHECK(stat(tpath("old.json"), &st2) == 0 && S_ISREG(st2.st_mode) && (st2.st_mode & 0777) == 0640,
           "regular file: mode %o, want 640", st2.st_mode & 0777);
     CHECK(st2.st_ino != st.st_ino, "regular file: not replaced atomically (same inode)");
+    /* as root, a user's file stays the user's */
+    if (geteuid() == 0 && chown(tpath("old.json"), 1234, 1235) == 0) {
+        CHECK(run(tpath("old.json"), true) == 0, "regular file owned by another user");
+        CHECK(stat(tpath("old.json"), &st2) == 0 && st2.st_uid == 1234 && st2.st_gid == 1235,
+              "regular file: owner %u:%u, want 1234:1235", (unsigned)st2.st_uid, (unsigned)st2.st_gid);
+    }
 
     /* a symlink: the link stays, its target gets the hints */
     f = fopen(tpath("target.json"), "w");
