@@ -396,12 +396,13 @@ static struct side2d side_2d(CUmemorytype t, CUdeviceptr dev, size_t x, size_t y
     return sd;
 }
 
-/* Rows from row r that stay within k chunks of this side (at least 1). */
-static size_t band_rows(const struct side2d *sd, size_t r, size_t rows, size_t w, size_t k)
+/* Rows from row r (of the slice `slice_off` bytes past the side's start) that stay within k
+ * chunks of this side (at least 1). */
+static size_t band_rows(const struct side2d *sd, size_t slice_off, size_t r, size_t rows, size_t w, size_t k)
 {
     if (!sd->managed) return rows;
     size_t c = hmt_res.chunk;
-    CUdeviceptr st = sd->start + r * sd->pitch, limit = st - st % c + k * c;
+    CUdeviceptr st = sd->start + slice_off + r * sd->pitch, limit = st - st % c + k * c;
     if (st + w > limit) return 1;
     size_t m = (size_t)(limit - st - w) / sd->pitch + 1;
     return m < rows ? m : rows;
@@ -427,8 +428,8 @@ static CUresult split_2d(const CUDA_MEMCPY2D *c, CUresult (*sync)(const CUDA_MEM
     CUresult r = CUDA_SUCCESS;
     split_depth = 1;
     for (size_t row = 0, m; row < h && r == CUDA_SUCCESS; row += m) {
-        m = band_rows(&a, row, h - row, w, k);
-        size_t mb = band_rows(&b, row, h - row, w, k);
+        m = band_rows(&a, 0, row, h - row, w, k);
+        size_t mb = band_rows(&b, 0, row, h - row, w, k);
         if (mb < m) m = mb;
         CUDA_MEMCPY2D p = *c;
         p.srcY += row; p.dstY += row; p.Height = m;
@@ -461,13 +462,53 @@ CUresult hmt_h_memcpy_2d_async(CUresult (*real)(const CUDA_MEMCPY2D *, CUstream)
     RUN_COPY(ASYNC_STREAM(real, cuMemcpy2DAsync_v2_ptsz, s), add_2d(op, c), real(c, s));
 }
 
+/* A 3D copy that could not be resident at once: one slice at a time (Depth 1, srcZ/dstZ
+ * advanced), each slice in bands of rows as a 2D copy is. */
+static CUresult split_3d(const CUDA_MEMCPY3D *c, CUresult (*sync)(const CUDA_MEMCPY3D *),
+                         CUresult (*async)(const CUDA_MEMCPY3D *, CUstream), CUstream s, int *done)
+{
+    *done = 0;
+    size_t w = c->WidthInBytes, h = c->Height, d = c->Depth;
+    if (split_depth || !hmt_engaged || !hmt_res.ready || !hmt_res.chunk || !w || !h || !d)
+        return CUDA_SUCCESS;
+    size_t slh = c->srcHeight ? c->srcHeight : h, dlh = c->dstHeight ? c->dstHeight : h;
+    struct side2d a = side_2d(c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcZ * slh + c->srcY, c->srcPitch, w);
+    struct side2d b = side_2d(c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstZ * dlh + c->dstY, c->dstPitch, w);
+    if (!a.managed && !b.managed) return CUDA_SUCCESS;
+    size_t need = (a.managed ? chunks_touched(a.start, ((d - 1) * slh + h - 1) * a.pitch + w) : 0) +
+                  (b.managed ? chunks_touched(b.start, ((d - 1) * dlh + h - 1) * b.pitch + w) : 0);
+    size_t half = (size_t)(hmt_res.budget / hmt_res.chunk / 2);
+    if (need <= half) return CUDA_SUCCESS;
+    size_t k = half / (size_t)(a.managed + b.managed);
+    if (!k) k = 1;
+    *done = 1;
+    CUresult r = CUDA_SUCCESS;
+    split_depth = 1;
+    for (size_t z = 0; z < d && r == CUDA_SUCCESS; z++)
+        for (size_t row = 0, m; row < h && r == CUDA_SUCCESS; row += m) {
+            m = band_rows(&a, z * slh * a.pitch, row, h - row, w, k);
+            size_t mb = band_rows(&b, z * dlh * b.pitch, row, h - row, w, k);
+            if (mb < m) m = mb;
+            CUDA_MEMCPY3D p = *c;
+            p.srcZ += z; p.dstZ += z; p.Depth = 1;
+            p.srcY += row; p.dstY += row; p.Height = m;
+            p.srcHeight = slh; p.dstHeight = dlh;
+            r = sync ? hmt_h_memcpy_3d(sync, &p) : hmt_h_memcpy_3d_async(async, &p, s);
+        }
+    split_depth = 0;
+    return r;
+}
+
 CUresult hmt_h_memcpy_3d(CUresult (*real)(const CUDA_MEMCPY3D *), const CUDA_MEMCPY3D *c)
 {
     if (!c) return real(c);
-    if (hmt_engaged) note_3d_dev(c);
-    if (hmt_engaged && c->srcHost)
+    if (hmt_engaged && !split_depth) note_3d_dev(c);
+    if (hmt_engaged && !split_depth && c->srcHost)
         note_3d(c->srcMemoryType, c->srcHost, c->srcPitch, c->dstMemoryType, c->dstDevice,
                 c->dstPitch, c->WidthInBytes, c->Height, c->Depth);
+    int done;
+    CUresult rs = split_3d(c, real, NULL, NULL, &done);
+    if (done) return rs;
     RUN_COPY(SYNC_STREAM(real, cuMemcpy3D_v2_ptds), add_3d(op, c), real(c));
 }
 
@@ -475,10 +516,13 @@ CUresult hmt_h_memcpy_3d_async(CUresult (*real)(const CUDA_MEMCPY3D *, CUstream)
                                CUstream s)
 {
     if (!c) return real(c, s);
-    if (hmt_engaged) note_3d_dev(c);
-    if (hmt_engaged && c->srcHost)
+    if (hmt_engaged && !split_depth) note_3d_dev(c);
+    if (hmt_engaged && !split_depth && c->srcHost)
         note_3d(c->srcMemoryType, c->srcHost, c->srcPitch, c->dstMemoryType, c->dstDevice,
                 c->dstPitch, c->WidthInBytes, c->Height, c->Depth);
+    int done;
+    CUresult rs = split_3d(c, NULL, real, s, &done);
+    if (done) return rs;
     RUN_COPY(ASYNC_STREAM(real, cuMemcpy3DAsync_v2_ptsz, s), add_3d(op, c), real(c, s));
 }
 
@@ -660,11 +704,31 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
         RUN_COPY(ASYNC_STREAM(real, ptsz, s), hmt_op_add_range(op, d, n * (esz)),                \
                  real(d, v, n, s));                                                              \
     }
+/* A 2D fill that could not be resident at once runs as bands of rows (d advanced by whole
+ * rows, h cut), like a 2D copy. */
+#define SPLIT_ROWS(d, pitch, wb, h, call_band) do {                                             \
+        if (!split_depth && hmt_engaged && hmt_res.ready && hmt_res.chunk && (wb) != 0 && (h) && \
+            (pitch) && MANAGED_(d)) {                                                            \
+            size_t half_ = (size_t)(hmt_res.budget / hmt_res.chunk / 2);                         \
+            if (chunks_touched((d), ((h) - 1) * (pitch) + (wb)) > half_) {                       \
+                struct side2d sd_ = { 1, (d), (pitch) };                                         \
+                CUresult rb_ = CUDA_SUCCESS;                                                     \
+                split_depth = 1;                                                                 \
+                for (size_t row = 0, m; row < (h) && rb_ == CUDA_SUCCESS; row += m) {            \
+                    m = band_rows(&sd_, 0, row, (h) - row, (wb), half_ ? half_ : 1);             \
+                    rb_ = call_band;                                                             \
+                }                                                                                \
+                split_depth = 0;                                                                 \
+                return rb_;                                                                      \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
 #define MEMSET_2D(fn, T, esz, ptds)                                                              \
     CUresult fn(CUresult (*real)(CUdeviceptr, size_t, T, size_t, size_t), CUdeviceptr d,         \
                 size_t pitch, T v, size_t w, size_t h)                                           \
     {                                                                                            \
-        if (hmt_engaged && w && h) note_dev_write(d, (h - 1) * pitch + w * (esz));               \
+        if (hmt_engaged && w && h && !split_depth) note_dev_write(d, (h - 1) * pitch + w * (esz)); \
+        SPLIT_ROWS(d, pitch, w * (esz), h, fn(real, d + row * pitch, pitch, v, w, m));           \
         RUN_COPY(SYNC_STREAM(real, ptds),                                                        \
                  if (w && h) hmt_op_add_range(op, d, (h - 1) * pitch + w * (esz)),               \
                  real(d, pitch, v, w, h));                                                       \
@@ -673,7 +737,8 @@ CUresult hmt_h_memcpy_3d_batch_v2(CUresult (*real)(size_t, CUDA_MEMCPY3D_BATCH_O
     CUresult fn(CUresult (*real)(CUdeviceptr, size_t, T, size_t, size_t, CUstream),              \
                 CUdeviceptr d, size_t pitch, T v, size_t w, size_t h, CUstream s)                \
     {                                                                                            \
-        if (hmt_engaged && w && h) note_dev_write(d, (h - 1) * pitch + w * (esz));               \
+        if (hmt_engaged && w && h && !split_depth) note_dev_write(d, (h - 1) * pitch + w * (esz)); \
+        SPLIT_ROWS(d, pitch, w * (esz), h, fn(real, d + row * pitch, pitch, v, w, m, s));        \
         RUN_COPY(ASYNC_STREAM(real, ptsz, s),                                                    \
                  if (w && h) hmt_op_add_range(op, d, (h - 1) * pitch + w * (esz)),               \
                  real(d, pitch, v, w, h, s));                                                    \

@@ -10,7 +10,8 @@
  *     once) failed with OUT_OF_MEMORY; entries must be brought in one by one.
  *   rows (8M): a full-height 2D DtoD between two 6 MiB allocations (OOM before 2D copies
  *     ran as bands of rows), and a split DtoD inside one allocation whose dst overlaps its
- *     src from above (forward pieces copied bytes already overwritten).
+ *     src from above (forward pieces copied bytes already overwritten); a 3D DtoD of three
+ *     slices 2 MiB apart between them (OOM before slices and bands), a 2D fill in bands.
  * A host mirror says what every byte must be; the parent also runs each mode without hmt. */
 #include "res_common.h"
 
@@ -142,6 +143,25 @@ static int rows(void)
     CK(cuStreamSynchronize(s));
     for (size_t r = 0; r < c.Height; r++)
         memcpy(ma + (r + 2) * 65536 + 3, mb + r * 65536 + 17, 1000);
+    CK(cuMemsetD8(z, 0x5a, 8 * MIB));
+    /* 3D: 3 slices of 32 rows of 1000 bytes, 2 MiB apart (a layer of 32 rows of 64 KiB) */
+    CUDA_MEMCPY3D c3;
+    memset(&c3, 0, sizeof c3);
+    c3.srcMemoryType = CU_MEMORYTYPE_DEVICE; c3.srcDevice = a; c3.srcPitch = 65536; c3.srcHeight = 32;
+    c3.srcXInBytes = 5; c3.srcY = 3;
+    c3.dstMemoryType = CU_MEMORYTYPE_DEVICE; c3.dstDevice = b; c3.dstPitch = 65536; c3.dstHeight = 32;
+    c3.dstXInBytes = 9; c3.dstY = 1;
+    c3.WidthInBytes = 1000; c3.Height = 28; c3.Depth = 3;
+    CK(cuMemcpy3D(&c3));
+    for (size_t zz = 0; zz < 3; zz++)
+        for (size_t r = 0; r < 28; r++)
+            memcpy(mb + (zz * 32 + r + 1) * 65536 + 9, ma + (zz * 32 + r + 3) * 65536 + 5, 1000);
+    CK(cuMemsetD8(z, 0x5a, 8 * MIB));
+    /* a 2D fill over most of b: bands of rows */
+    CK(cuMemsetD2D32Async(b + 64, 65536, 0x0badf00du, 100, 6 * MIB / 65536 - 1, s));
+    CK(cuStreamSynchronize(s));
+    for (size_t r = 0; r < 6 * MIB / 65536 - 1; r++)
+        for (size_t i = 0; i < 100; i++) memcpy(mb + r * 65536 + 64 + 4 * i, &(uint32_t){ 0x0badf00du }, 4);
     CK(cuMemsetD8(z, 0x5a, 8 * MIB));
     /* overlapping, larger than half the budget: like one memmove */
     CK(cuMemcpyDtoD(b + 4096, b, 6 * MIB - 4096));
