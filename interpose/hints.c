@@ -888,10 +888,19 @@ void hmt_hints_note_device_write(CUdeviceptr dst, size_t bytes)
     if (!bytes || !H.active || !atomic_load_explicit(&ntags_pub, memory_order_acquire))
         return;
     CUdeviceptr lo = dst, hi = dst + bytes;
-    pthread_rwlock_wrlock(&hints_lock);
-    /* A write wholly inside one tensor is that tensor being written: its tag stays. */
+    /* Most writes (zeroing gradients, activations) kill nothing: decide under the read lock,
+     * so memsets do not serialise against launches' tag lookups. A write wholly inside one
+     * tensor is that tensor being written: its tag stays. */
+    pthread_rwlock_rdlock(&hints_lock);
     size_t i = tag_lower(lo);
     int inside = i < ntags && tags[i].start <= lo && hi <= tags[i].end;
+    int kill = !inside && any_overlap(lo, hi, 0);
+    pthread_rwlock_unlock(&hints_lock);
+    if (!kill)
+        return;
+    pthread_rwlock_wrlock(&hints_lock);   /* tags may have changed in between: ask again */
+    i = tag_lower(lo);
+    inside = i < ntags && tags[i].start <= lo && hi <= tags[i].end;
     if (!inside && any_overlap(lo, hi, 0))
         tags_remove(lo, hi, 0);
     pthread_rwlock_unlock(&hints_lock);
