@@ -6,7 +6,8 @@
  * in the packed parameter buffer): a pointer inside a by-value struct may sit at a 4-byte
  * aligned offset (#pragma pack(4), a struct of ints and pointers). Every value inside a
  * managed allocation is a reference; a false one only faults in more, a missed one lets
- * the kernel touch an evicted chunk. The layout
+ * the kernel touch an evicted chunk. kernelParams are first laid out as the packed buffer
+ * (each at its offset), so a pointer passed as two adjacent 32-bit parameters is seen too. The layout
  * comes from cuFuncGetParamInfo (cuKernelGetParamInfo for library kernels), cached per
  * function in a fixed open-addressing table whose entries are immutable once published, so
  * the launch path reads it without a lock. With `extra`, the packed buffer and its size say
@@ -117,6 +118,24 @@ static void scan_bytes(struct hmt_op *op, const unsigned char *p, size_t off, si
     }
 }
 
+/* Rebuilds the packed parameter buffer from kernelParams (each parameter at its offset, gaps
+ * zero) so the scan also sees a pointer passed as two adjacent 32-bit parameters. Returns the
+ * buffer (stack or heap: free when != stack) and its size in *ext; NULL when out of memory. */
+static unsigned char *pack_params(const struct layout *l, void **params, unsigned char *stack,
+                                  size_t stack_size, size_t *ext)
+{
+    size_t e = 0;
+    for (uint32_t i = 0; i < l->n; i++)
+        if ((size_t)l->p[i].off + l->p[i].size > e) e = (size_t)l->p[i].off + l->p[i].size;
+    unsigned char *buf = e <= stack_size ? stack : malloc(e);
+    if (!buf) return NULL;
+    memset(buf, 0, e);
+    for (uint32_t i = 0; i < l->n; i++)
+        if (params[i]) memcpy(buf + l->p[i].off, params[i], l->p[i].size);
+    *ext = e;
+    return buf;
+}
+
 static void safe_mode(struct hmt_op *op)
 {
     op->all = 1;
@@ -156,8 +175,14 @@ static void scan_launch(struct hmt_op *op, CUfunction f, void **params, void **e
     if (!l || !l->known) {
         safe_mode(op);
     } else {
-        for (uint32_t i = 0; i < l->n; i++)
-            if (params[i]) scan_bytes(op, params[i], l->p[i].off, l->p[i].size);
+        unsigned char stack[512];
+        size_t ext = 0;
+        unsigned char *buf = pack_params(l, params, stack, sizeof stack, &ext);
+        if (buf) scan_bytes(op, buf, 0, ext);
+        else
+            for (uint32_t i = 0; i < l->n; i++)
+                if (params[i]) scan_bytes(op, params[i], l->p[i].off, l->p[i].size);
+        if (buf && buf != stack) free(buf);
     }
     if (owned) free((void *)l);
 }
@@ -274,9 +299,16 @@ static void snap_kernel(struct snap *s, const CUDA_KERNEL_NODE_PARAMS *kp)
     int owned = 0;
     const struct layout *l = layout_of(f, &owned);
     if (!l || !l->known) s->all = 1;
-    else
-        for (uint32_t i = 0; i < l->n; i++)
-            if (kp->kernelParams[i]) snap_scan_bytes(s, kp->kernelParams[i], l->p[i].off, l->p[i].size);
+    else {
+        unsigned char stack[512];
+        size_t ext = 0;
+        unsigned char *buf = pack_params(l, kp->kernelParams, stack, sizeof stack, &ext);
+        if (buf) snap_scan_bytes(s, buf, 0, ext);
+        else
+            for (uint32_t i = 0; i < l->n; i++)
+                if (kp->kernelParams[i]) snap_scan_bytes(s, kp->kernelParams[i], l->p[i].off, l->p[i].size);
+        if (buf && buf != stack) free(buf);
+    }
     if (owned) free((void *)l);
 }
 

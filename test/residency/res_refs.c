@@ -1,7 +1,8 @@
 /* res_refs — references a launch must see, each a case hmt once got wrong (budget 8 MiB, an
  * 8 MiB evictor z pushes everything else out before each launch):
  *   packed        a pointer at a 4-byte offset in a by-value packed struct; missed by an
- *                 8-byte-aligned scan, the kernel wrote through an evicted VA (700)
+ *                 8-byte-aligned scan, the kernel wrote through an evicted VA (700); and a
+ *                 pointer passed as two adjacent 32-bit parameters (lo, hi)
  *   graph_update  a kernel node re-pointed from a (4 MiB) to b (6 MiB) with
  *                 cuGraphExecKernelNodeSetParams / cuGraphExecNodeSetParams: the launch needs
  *                 b only; keeping a's reference too (a union) failed with OUT_OF_MEMORY
@@ -43,11 +44,22 @@ static int packed(CUmodule m)
     size_t sz = sizeof buf;
     v = 4.0f;
     memcpy(buf, &arg, 12); memcpy(buf + 12, &v, 4);
+    evict_all();                                  /* the check above brought y back */
     void *extra[] = { CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &sz, CU_LAUNCH_PARAM_END };
     CK(cuLaunchKernel(res_func(m, "packed_fill"), 1, 1, 1, 1, 1, 1, 0, NULL, NULL, extra));
     CK(cuCtxSynchronize());
     evict_all();
     expect_value(y, N6, 4.0f, "packed struct, extra");
+    /* lo and hi halves as two parameters: only a scan of the laid-out buffer sees them */
+    unsigned lo = (unsigned)y, hi = (unsigned)(y >> 32);
+    int n = (int)N6;
+    v = 6.0f;
+    evict_all();                                  /* the check above brought y back */
+    void *p2[4] = { &lo, &hi, &v, &n };
+    CK(cuLaunchKernel(res_func(m, "split_fill"), 1, 1, 1, 1, 1, 1, 0, NULL, p2, NULL));
+    CK(cuCtxSynchronize());
+    evict_all();
+    expect_value(y, N6, 6.0f, "pointer in two 32-bit parameters");
     return 0;
 }
 
