@@ -835,6 +835,10 @@ CUresult hmt_op_prepare(struct hmt_op *op)
 
     if (hmt_opt.test_skip_faultin) return CUDA_SUCCESS;   /* negative control: tests only */
 
+    /* stall_ns: host time from here (something must move) until the operation may go on.
+     * GPU-side waits on the fault-in copies' events come on top and are not counted. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&hmt_move_lock);
     cl.gen = atomic_fetch_add(&mark_gen, 1) + 1;
     cl.nmissing = 0;
@@ -862,6 +866,8 @@ CUresult hmt_op_prepare(struct hmt_op *op)
     pthread_mutex_unlock(&hmt_move_lock);
     free(cl.missing);
     if (r == CUDA_SUCCESS) apply_waits(op); else drop_waits(op);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    HMT_STAT_ADD(stall_ns, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec)));
     return r;
 }
 
