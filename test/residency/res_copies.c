@@ -131,6 +131,7 @@ static int body(void)
     if (res_sim_peak() > B) FAIL("sim peak %zu above the budget", res_sim_peak());
     if (res_sim_illegal()) FAIL("illegal address");
     printf("copies to/from evicted memory in every direction: ok\n");
+    free(tmp);
     return 0;
 }
 
