@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "size_parse.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -55,27 +56,13 @@ int hmt_parse_size(const char *s, uint64_t *out)
     double v = strtod(s, &end);
     if (errno || end == s || !(v >= 0))
         return -EINVAL;
-    double mul = 1;
-    switch (toupper((unsigned char)*end)) {
-    case 'K': mul = 1024.0; end++; break;
-    case 'M': mul = 1024.0 * 1024; end++; break;
-    case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
-    case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (mul > 1 && (*end == 'i' || *end == 'I'))
-        end++;
-    if (*end == 'B' || *end == 'b')
-        end++;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (*end)
+    double mul;
+    const char *rest = hmt_size_unit(end, &mul);
+    while (isspace((unsigned char)*rest))
+        rest++;
+    if (*rest)
         return -EINVAL;
-    v *= mul;
-    if (v >= 18446744073709551616.0)
-        return -ERANGE;
-    *out = (uint64_t)v;
-    return 0;
+    return hmt_size_bytes(v, mul, out);
 }
 
 uint64_t hmt_size_pct_resolve(const hmt_size_pct *v, uint64_t device_total)

@@ -4,13 +4,15 @@
  *
  * The grammars are libhmt's own (interpose/options.c hmt_parse_size and HMT_SIZE_PCT,
  * interpose/emulate.c HMT_TIER_SPEC, interpose/hints.c {rank}); hmt does not link libhmt,
- * so they are restated here and must follow those files. Where hmt is stricter it says so:
+ * so they are restated here and must follow those files, except the size units, which both
+ * take from interpose/size_parse.h. Where hmt is stricter it says so:
  * a percentage must be above 0 (0% of the device is no budget anyone means; a plain 0 is
  * the legal zero budget), numbers are plain decimals (libhmt's strtod would also take an
  * exponent, hex or "inf"), and tier names hold no blanks (" CXL" would name no tier).
  */
 #define _GNU_SOURCE
 #include "hmt.h"
+#include "../interpose/size_parse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -57,22 +59,13 @@ int hmt_check_size(const char *s, int allow_pct, unsigned long long *bytes)
             *bytes = 0;
         return 1;
     }
-    double mul = 1;
-    switch (toupper((unsigned char)*end)) {
-    case 'K': mul = 1024.0; end++; break;
-    case 'M': mul = 1024.0 * 1024; end++; break;
-    case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
-    case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (mul > 1 && (*end == 'i' || *end == 'I'))
-        end++;
-    if (*end == 'B' || *end == 'b')
-        end++;
-    if (*end || v * mul >= 18446744073709551616.0)
+    double mul;
+    uint64_t n;
+    end = hmt_size_unit(end, &mul);
+    if (*end || hmt_size_bytes(v, mul, &n))
         return -1;
     if (bytes)
-        *bytes = (unsigned long long)(v * mul);
+        *bytes = n;
     return 0;
 }
 
