@@ -379,6 +379,22 @@ static CUresult kernel_work(CUfunction func, CUkernel kern, unsigned gx, unsigne
     return CUDA_SUCCESS;
 }
 
+/* kernel_work for the parameter structs the kernel-node Add/SetParams entry points take:
+ * CUDA_KERNEL_NODE_PARAMS (v2: func or kern) and its v1 (func only). */
+static CUresult kernel_node_work(const CUDA_KERNEL_NODE_PARAMS *p, sim_work *w)
+{
+    if (!p) return CUDA_ERROR_INVALID_VALUE;
+    return kernel_work(p->func, p->kern, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
+                       p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams, p->extra, w);
+}
+
+static CUresult kernel_node_work_v1(const CUDA_KERNEL_NODE_PARAMS_v1 *p, sim_work *w)
+{
+    if (!p) return CUDA_ERROR_INVALID_VALUE;
+    return kernel_work(p->func, NULL, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
+                       p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams, p->extra, w);
+}
+
 static CUresult add_node(CUgraphNode *ph, CUgraph hg, const CUgraphNode *deps, size_t ndeps,
                          CUgraphNodeType type, sim_work *w, CUgraph child, CUgraphNode *made)
 {
@@ -405,11 +421,8 @@ SIM_EXPORT CUresult cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hG
 {
     SIM_ENTER();
     SIM_NEED_INIT();
-    if (!p) return CUDA_ERROR_INVALID_VALUE;
     sim_work w;
-    CUresult r = kernel_work(p->func, p->kern, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
-                             p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams,
-                             p->extra, &w);
+    CUresult r = kernel_node_work(p, &w);
     if (r != CUDA_SUCCESS) return r;
     return add_node(phGraphNode, hGraph, dependencies, numDependencies, CU_GRAPH_NODE_TYPE_KERNEL,
                     &w, NULL, NULL);
@@ -421,11 +434,8 @@ SIM_EXPORT CUresult cuGraphAddKernelNode(CUgraphNode *phGraphNode, CUgraph hGrap
 {
     SIM_ENTER();
     SIM_NEED_INIT();
-    if (!p) return CUDA_ERROR_INVALID_VALUE;
     sim_work w;
-    CUresult r = kernel_work(p->func, NULL, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
-                             p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams,
-                             p->extra, &w);
+    CUresult r = kernel_node_work_v1(p, &w);
     if (r != CUDA_SUCCESS) return r;
     return add_node(phGraphNode, hGraph, dependencies, numDependencies, CU_GRAPH_NODE_TYPE_KERNEL,
                     &w, NULL, NULL);
@@ -684,11 +694,8 @@ SIM_EXPORT CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_
 {
     SIM_ENTER();
     SIM_NEED_INIT();
-    if (!p) return CUDA_ERROR_INVALID_VALUE;
     sim_work w;
-    CUresult r = kernel_work(p->func, p->kern, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
-                             p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams,
-                             p->extra, &w);
+    CUresult r = kernel_node_work(p, &w);
     return r != CUDA_SUCCESS ? r : node_set_kernel(hNode, &w);
 }
 
@@ -696,11 +703,8 @@ SIM_EXPORT CUresult cuGraphKernelNodeSetParams(CUgraphNode hNode, const CUDA_KER
 {
     SIM_ENTER();
     SIM_NEED_INIT();
-    if (!p) return CUDA_ERROR_INVALID_VALUE;
     sim_work w;
-    CUresult r = kernel_work(p->func, NULL, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
-                             p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams,
-                             p->extra, &w);
+    CUresult r = kernel_node_work_v1(p, &w);
     return r != CUDA_SUCCESS ? r : node_set_kernel(hNode, &w);
 }
 
@@ -914,11 +918,8 @@ SIM_EXPORT CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CU
 {
     SIM_ENTER();
     SIM_NEED_INIT();
-    if (!p) return CUDA_ERROR_INVALID_VALUE;
     sim_work w;
-    CUresult r = kernel_work(p->func, p->kern, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
-                             p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams,
-                             p->extra, &w);
+    CUresult r = kernel_node_work(p, &w);
     return r != CUDA_SUCCESS ? r : exec_set_kernel(hGraphExec, hNode, &w);
 }
 
@@ -927,11 +928,8 @@ SIM_EXPORT CUresult cuGraphExecKernelNodeSetParams(CUgraphExec hGraphExec, CUgra
 {
     SIM_ENTER();
     SIM_NEED_INIT();
-    if (!p) return CUDA_ERROR_INVALID_VALUE;
     sim_work w;
-    CUresult r = kernel_work(p->func, NULL, p->gridDimX, p->gridDimY, p->gridDimZ, p->blockDimX,
-                             p->blockDimY, p->blockDimZ, p->sharedMemBytes, p->kernelParams,
-                             p->extra, &w);
+    CUresult r = kernel_node_work_v1(p, &w);
     return r != CUDA_SUCCESS ? r : exec_set_kernel(hGraphExec, hNode, &w);
 }
 

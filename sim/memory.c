@@ -298,9 +298,12 @@ SIM_EXPORT CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flag
     return host_alloc(pp, bytesize, Flags);
 }
 
-SIM_EXPORT CUresult cuMemFreeHost(void *p)
+/* Takes the pinned host region that starts at p out of the host map (and its bytes off the
+ * pinned count) for cuMemFreeHost (registered false: allocated by the sim) or
+ * cuMemHostUnregister (registered true); `bad` when p starts no such region. The caller
+ * releases *out. Takes mem_mu alone (lock order, internal.h). */
+static CUresult host_take(void *p, bool registered, CUresult bad, sim_host **out)
 {
-    SIM_ENTER();
     CUcontext c;
     CUresult r = need_ctx(&c);
     if (r != CUDA_SUCCESS) return r;
@@ -308,13 +311,23 @@ SIM_EXPORT CUresult cuMemFreeHost(void *p)
     pthread_mutex_lock(&g_sim.mem_mu);
     sim_ent *e = sim_map_find(&g_sim.hosts, (uintptr_t)p);
     sim_host *h = e ? e->obj : NULL;
-    if (!h || h->p != (uintptr_t)p || h->registered) {
+    if (!h || h->p != (uintptr_t)p || h->registered != registered) {
         pthread_mutex_unlock(&g_sim.mem_mu);
-        return CUDA_ERROR_INVALID_VALUE;
+        return bad;
     }
     sim_map_remove(&g_sim.hosts, h->p);
     g_sim.pinned_bytes -= h->size;
     pthread_mutex_unlock(&g_sim.mem_mu);
+    *out = h;
+    return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemFreeHost(void *p)
+{
+    SIM_ENTER();
+    sim_host *h;
+    CUresult r = host_take(p, false, CUDA_ERROR_INVALID_VALUE, &h);
+    if (r != CUDA_SUCCESS) return r;
     munmap(p, round_up(h->size, SIM_PAGE));
     free(h);
     return CUDA_SUCCESS;
@@ -364,20 +377,9 @@ SIM_EXPORT CUresult cuMemHostRegister(void *p, size_t bytesize, unsigned int Fla
 SIM_EXPORT CUresult cuMemHostUnregister(void *p)
 {
     SIM_ENTER();
-    CUcontext c;
-    CUresult r = need_ctx(&c);
+    sim_host *h;
+    CUresult r = host_take(p, true, CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED, &h);
     if (r != CUDA_SUCCESS) return r;
-    if ((r = sim_capture_unsafe_call()) != CUDA_SUCCESS) return r;
-    pthread_mutex_lock(&g_sim.mem_mu);
-    sim_ent *e = sim_map_find(&g_sim.hosts, (uintptr_t)p);
-    sim_host *h = e ? e->obj : NULL;
-    if (!h || h->p != (uintptr_t)p || !h->registered) {
-        pthread_mutex_unlock(&g_sim.mem_mu);
-        return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
-    }
-    sim_map_remove(&g_sim.hosts, h->p);
-    g_sim.pinned_bytes -= h->size;
-    pthread_mutex_unlock(&g_sim.mem_mu);
     free(h);
     return CUDA_SUCCESS;
 }
