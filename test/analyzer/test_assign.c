@@ -9,18 +9,7 @@
 #include <string.h>
 
 #include "analyze.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
+#include "test_util.h"
 
 static void tiers_are(const char *what, const hmt_tier *got, const char *want, size_t n)
 {

@@ -16,8 +16,7 @@
 
 #include "analyze.h"
 
-static int failures;
-
+/* Its own CHECK, without file:line (the golden name says which run failed). */
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
         if (!(cond)) {                                                                     \
@@ -28,26 +27,7 @@ static int failures;
         }                                                                                  \
     } while (0)
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return b;
-}
+#include "test_util.h"
 
 static int copy_file(const char *from, const char *to)
 {

@@ -18,18 +18,7 @@
 #include <zip.h>
 
 #include "analyze.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
+#include "test_util.h"
 
 /* ---- a tiny pickle writer (protocol 2, the opcodes torch.save uses) ---- */
 typedef struct buf {

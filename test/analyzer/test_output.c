@@ -20,20 +20,10 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "test_util.h"
 
-static int failures;
 static const char *tool, *ckpt;
 static char tmp[256];
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
 
 static char *tpath(const char *name)
 {
@@ -44,7 +34,9 @@ static char *tpath(const char *name)
     return p;
 }
 
-static char *slurp(const char *path)
+/* Up to 1 MiB of path, NUL-terminated: read to EOF rather than sized with ftell (test_util.h
+ * slurp), since the outputs checked here include FIFOs and devices. */
+static char *slurp_stream(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -108,7 +100,7 @@ int main(int argc, char **argv)
     /* a new path: created, mode from the umask */
     mode_t um = umask(022);
     CHECK(run(tpath("new.json"), true) == 0, "new path");
-    t = slurp(tpath("new.json"));
+    t = slurp_stream(tpath("new.json"));
     CHECK(is_hints(t), "new path: no hints written");
     free(t);
     CHECK(stat(tpath("new.json"), &st) == 0 && (st.st_mode & 0777) == 0644, "new path: mode %o",
@@ -121,7 +113,7 @@ int main(int argc, char **argv)
     chmod(tpath("old.json"), 0640);
     stat(tpath("old.json"), &st);
     CHECK(run(tpath("old.json"), true) == 0, "regular file");
-    t = slurp(tpath("old.json"));
+    t = slurp_stream(tpath("old.json"));
     CHECK(is_hints(t), "regular file: not replaced by the hints");
     free(t);
     CHECK(stat(tpath("old.json"), &st2) == 0 && S_ISREG(st2.st_mode) && (st2.st_mode & 0777) == 0640,
@@ -140,14 +132,14 @@ int main(int argc, char **argv)
     symlink("target.json", tpath("link.json"));
     CHECK(run(tpath("link.json"), true) == 0, "symlink");
     CHECK(lstat(tpath("link.json"), &st) == 0 && S_ISLNK(st.st_mode), "symlink: link replaced");
-    t = slurp(tpath("target.json"));
+    t = slurp_stream(tpath("target.json"));
     CHECK(is_hints(t), "symlink: target lacks the hints");
     free(t);
     /* ... also when the target does not exist yet */
     symlink("sub-target.json", tpath("dangling.json"));
     CHECK(run(tpath("dangling.json"), true) == 0, "dangling symlink");
     CHECK(lstat(tpath("dangling.json"), &st) == 0 && S_ISLNK(st.st_mode), "dangling symlink: link replaced");
-    t = slurp(tpath("sub-target.json"));
+    t = slurp_stream(tpath("sub-target.json"));
     CHECK(is_hints(t), "dangling symlink: target not created");
     free(t);
 
@@ -190,7 +182,7 @@ int main(int argc, char **argv)
 
     /* a character device (the /dev/null case): only root may mknod */
     if (geteuid() == 0 && mknod(tpath("null"), S_IFCHR | 0666, makedev(1, 3)) == 0) {
-        CHECK(run(tpath("null"), true) == 0, "device: %s", slurp(tpath("stderr.txt")));
+        CHECK(run(tpath("null"), true) == 0, "device: %s", slurp_stream(tpath("stderr.txt")));
         CHECK(lstat(tpath("null"), &st) == 0 && S_ISCHR(st.st_mode), "device: replaced by a regular file");
     } else {
         printf("skip: device node part (needs root and mknod)\n");
@@ -199,17 +191,17 @@ int main(int argc, char **argv)
 
     /* "-": the hints on stdout, the table on stderr */
     CHECK(run("-", false) == 0, "stdout");
-    t = slurp(tpath("stdout.txt"));
+    t = slurp_stream(tpath("stdout.txt"));
     CHECK(is_hints(t), "-o -: stdout is not the hints");
     free(t);
-    t = slurp(tpath("stderr.txt"));
+    t = slurp_stream(tpath("stderr.txt"));
     CHECK(t && strstr(t, "tier  tensors") && strstr(t, "wrote stdout"), "-o -: table not on stderr: %s", t);
     free(t);
     CHECK(access(tpath("-"), F_OK) != 0, "-o -: a file named '-' was written");
 
     /* unwritable: one line naming the user's path, not a temporary name */
     CHECK(run(tpath("no-dir/h.json"), true) == 1, "unwritable path: exit status");
-    t = slurp(tpath("stderr.txt"));
+    t = slurp_stream(tpath("stderr.txt"));
     CHECK(t && strstr(t, tpath("no-dir/h.json")) && !strstr(t, ".tmp") && !strstr(t, "XXXXXX") &&
               strchr(t, '\n') == t + strlen(t) - 1,
           "unwritable path: %s", t);

@@ -12,18 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "analyze.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
+#include "test_util.h"
 
 static void close_to(const char *what, const char *name, double got, double want)
 {
@@ -43,25 +32,6 @@ static double num(const cJSON *o, const char *k)
     return v->valuedouble;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    if (b)
-        b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -74,7 +44,7 @@ int main(int argc, char **argv)
     snprintf(fim, sizeof(fim), "%s/fim.safetensors", dir);
     bool nano = strcmp(argv[2], "nanogpt-small") == 0;
     snprintf(ck, sizeof(ck), nano ? "%s/ckpt.pt" : "%s", dir);
-    char *txt = slurp(ref);
+    char *txt = slurp(ref, NULL);
     cJSON *r = txt ? cJSON_Parse(txt) : NULL;
     if (!r) {
         fprintf(stderr, "FAIL cannot read %s\n", ref);

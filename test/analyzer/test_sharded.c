@@ -11,18 +11,7 @@
 
 #include "analyze.h"
 #include "internal.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
+#include "test_util.h"
 
 /* Writes entries [from, to) of a parsed safetensors image as a new file. */
 static void write_shard(const char *path, const uint8_t *img, size_t start,
