@@ -324,7 +324,21 @@ static uint64_t move_out(struct hmt_chunk **v, int n, int on_launch_path, CUresu
         /* the driver refused (e.g. the context's sticky illegal address): the program's call
          * gets the driver's error, not an out-of-memory of ours (invariant 6) */
         if (!ok && w != CUDA_SUCCESS && *err == CUDA_SUCCESS) *err = w;
-        if (ok && hmt_backing_reserve(c) != 0) {
+        int refused = ok && hmt_backing_reserve(c) != 0;
+        if (refused && kept) {
+            /* The host tier is full, and this batch's earlier victims are still EVICTING, so
+             * the SSD tier could not take their slots yet. Stop the batch here: the rest go
+             * back untried (not stuck) and ensure_budget's next batch can spill the victims
+             * kept here to the SSD and reuse their slots (nvme_oneslot: one host slot). */
+            pthread_mutex_lock(&hmt_map_lock);
+            for (int j = i; j < n; j++) {
+                v[j]->state = HMT_CHUNK_RESIDENT;
+                hmt_policy_resident(v[j]);
+            }
+            pthread_mutex_unlock(&hmt_map_lock);
+            break;
+        }
+        if (refused) {
             HMT_WARN_ONCE("pinned host memory refused; chunks stay resident (budget may be unreachable)");
             ok = 0;
             c->stuck_round = evict_round;
