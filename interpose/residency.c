@@ -906,8 +906,9 @@ static void trim_staging(int on_launch_path)
     pthread_mutex_unlock(&hmt_map_lock);
     CUresult err = CUDA_SUCCESS;
     if (n) {
-        move_out(batch, n, on_launch_path, &err);
-        HMT_STAT_ADD(staging_evictions, (uint64_t)n);
+        /* count the chunks that left, not those chosen: a refused or untried one stays */
+        uint64_t freed = move_out(batch, n, on_launch_path, &err);
+        HMT_STAT_ADD(staging_evictions, freed / hmt_res.chunk);
         /* the window is a bound on device memory: the chunks leave now, not at the next
          * residency transition (as before evictions stopped waiting for their copy-outs) */
         hmt_res_settle_copyouts();

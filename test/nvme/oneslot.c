@@ -6,10 +6,15 @@
  * victims of the batch ("pinned host memory refused") and answer CUDA_ERROR_OUT_OF_MEMORY,
  * which the program never sees without hmt (invariant 4). Results must be bitwise equal to
  * the run without hmt, and the spill file must have been used.
+ * Mode `hinted`: the same with hints placing every buffer on SSD, so the staging window (4M) sends
+ * chunks back after each launch; HMT_STATS' staging_evictions must count only the chunks
+ * that left (it counted every one chosen, refused ones too: more than `evictions`).
  *
- * usage: nvme_oneslot (the parent runs itself as a child, with and without libhmt.so) */
+ * usage: nvme_oneslot [plain|hinted] (the parent runs itself as a child, with and without
+ * libhmt.so) */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <xxhash.h>
 #include "res_common.h"
 
 #define BUF (8u * MIB)
@@ -44,6 +49,27 @@ static int child(void)
     return 0;
 }
 
+/* Every buffer on SSD, named by the fingerprint of its upload (include/hmt/hints.h: XXH64 of
+ * the first min(n, 64 KiB) bytes, seed n). */
+static void write_hints(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) FAIL("cannot write %s", path);
+    float *h = malloc(BUF);
+    fprintf(f, "{\"format\": \"hmt-tier-hints\", \"version\": 1, \"tensors\": [\n");
+    for (int i = 0; i < 3; i++) {
+        res_pattern(h, (size_t)NF, (unsigned)i + 1);
+        unsigned long long fp = (unsigned long long)XXH64(h, 65536, BUF);
+        fprintf(f, "  {\"name\": \"b.%d\", \"module\": \"b\", \"tier\": \"SSD\", \"order\": %d, "
+                   "\"dtype\": \"F32\", \"shape\": [%d], \"numel\": %d, \"bytes\": %u, "
+                   "\"fingerprints\": {\"F32\": \"%016llx\"}}%s\n",
+                i, i, NF, NF, BUF, fp, i < 2 ? "," : "");
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+    free(h);
+}
+
 static int dir_empty(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -59,28 +85,37 @@ static int dir_empty(const char *dir)
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "child")) return child();
-    char dir[512], stats[600], e_dir[700], e_stats[700];
+    int hinted = argc > 1 && !strcmp(argv[1], "hinted");
+    char dir[512], stats[600], hints[600], e_dir[700], e_stats[700], e_hints[700];
     const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
     snprintf(dir, sizeof dir, "%s/hmt-nvme-oneslot-XXXXXX", tmp);
     if (!mkdtemp(dir)) FAIL("mkdtemp");
     snprintf(stats, sizeof stats, "%s.stats.json", dir);
     snprintf(e_dir, sizeof e_dir, "HMT_NVME_DIR=%s", dir);
     snprintf(e_stats, sizeof e_stats, "HMT_STATS=%s", stats);
+    snprintf(hints, sizeof hints, "%s.hints.json", dir);
+    snprintf(e_hints, sizeof e_hints, "HMT_HINTS=%s", hints);
+    if (hinted) write_hints(hints);
 
     char out0[256], out1[256];
     int rc = res_run_child(argv[0], "work", 0, NULL, out0, sizeof out0);
     if (rc != 0) FAIL("run without hmt failed (%d): %s", rc, out0);
     const char *env[] = { e_dir, e_stats, "HMT_HBM_LIMIT=16M", "HMT_HOST_LIMIT=2M",
-                          "HMT_HOST_SLAB=2M", NULL };
+                          "HMT_HOST_SLAB=2M", "HMT_STAGING=4M", hinted ? e_hints : NULL, NULL };
     rc = res_run_child(argv[0], "work", 1, env, out1, sizeof out1);
     double wr = res_stat(stats, "nvme_bytes_written"), ev = res_stat(stats, "evictions");
+    double st = res_stat(stats, "staging_evictions");
     int empty = dir_empty(dir);
     unlink(stats);
+    unlink(hints);
     rmdir(dir);
-    printf("rc %d, %s  evictions %.0f nvme_bytes_written %.0f\n", rc, out1, ev, wr);
+    printf("rc %d, %s  evictions %.0f staging_evictions %.0f nvme_bytes_written %.0f\n", rc, out1,
+           ev, st, wr);
     if (rc != 0) FAIL("run with hmt failed (%d): %s", rc, out1);
     if (strcmp(out0, out1)) FAIL("results differ with hmt: %s vs %s", out0, out1);
     if (!(wr >= 4.0 * MIB)) FAIL("the spill file was not used (%.0f bytes written)", wr);
     if (!empty) FAIL("spill folder %s not empty after the run", dir);
+    if (hinted && !(st > 0)) FAIL("no staging evictions: the hints did not name the buffers");
+    if (st > ev) FAIL("staging_evictions %.0f > evictions %.0f", st, ev);
     return 0;
 }
