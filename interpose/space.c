@@ -183,6 +183,20 @@ static CUresult managed_attr(const struct ptr_info *pi, void *data, CUpointer_at
     }
 }
 
+/* With no chunk of the allocation resident there is no mapping to ask: the answers the
+ * driver gives for cuMemAlloc memory. hmt maps every chunk read-write; sync memops is the
+ * driver's default (0), as a set on evicted memory is not kept (res_attr_evicted). */
+static CUresult evicted_attr(void *data, CUpointer_attribute attr)
+{
+    switch (attr) {
+    case CU_POINTER_ATTRIBUTE_ACCESS_FLAGS:
+        *(unsigned int *)data = CU_POINTER_ATTRIBUTE_ACCESS_FLAG_READWRITE;   /* an enum */
+        return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS: *(unsigned int *)data = 0; return CUDA_SUCCESS;
+    default: return CUDA_ERROR_INVALID_VALUE;
+    }
+}
+
 CUresult hmt_h_pointer_get_attribute(CUresult (*real)(void *, CUpointer_attribute, CUdeviceptr),
                                      void *data, CUpointer_attribute attr, CUdeviceptr p)
 {
@@ -190,7 +204,19 @@ CUresult hmt_h_pointer_get_attribute(CUresult (*real)(void *, CUpointer_attribut
     if (!hmt_engaged || !data || !lookup_info(p, &pi)) return real(data, attr, p);
     CUresult r = managed_attr(&pi, data, attr, p);
     if (r != CUDA_ERROR_NOT_FOUND) return r;
-    return pi.resident_addr ? real(data, attr, pi.resident_addr) : CUDA_ERROR_INVALID_VALUE;
+    return pi.resident_addr ? real(data, attr, pi.resident_addr) : evicted_attr(data, attr);
+}
+
+CUresult hmt_h_pointer_set_attribute(CUresult (*real)(const void *, CUpointer_attribute, CUdeviceptr),
+                                     const void *value, CUpointer_attribute attr, CUdeviceptr p)
+{
+    struct ptr_info pi;
+    if (!hmt_engaged || !value || !lookup_info(p, &pi)) return real(value, attr, p);
+    /* The driver at a resident address of the allocation (its own checks, its own answer);
+     * with none, sync memops (the one settable attribute) is accepted as for cuMemAlloc
+     * memory, with nothing mapped to apply it to. */
+    if (pi.resident_addr) return real(value, attr, pi.resident_addr);
+    return attr == CU_POINTER_ATTRIBUTE_SYNC_MEMOPS ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult hmt_h_pointer_get_attributes(CUresult (*real)(unsigned int, CUpointer_attribute *, void **, CUdeviceptr),
@@ -204,8 +230,9 @@ CUresult hmt_h_pointer_get_attributes(CUresult (*real)(unsigned int, CUpointer_a
     for (unsigned i = 0; i < n; i++) {
         if (!data[i]) continue;
         CUresult r = managed_attr(&pi, data[i], attrs[i], p);
-        if (r == CUDA_ERROR_NOT_FOUND && pi.resident_addr)
-            r = real(1, &attrs[i], &data[i], pi.resident_addr);
+        if (r == CUDA_ERROR_NOT_FOUND)
+            r = pi.resident_addr ? real(1, &attrs[i], &data[i], pi.resident_addr)
+                                 : evicted_attr(data[i], attrs[i]);
         (void)r;   /* cuPointerGetAttributes leaves unanswerable entries as they are */
     }
     return CUDA_SUCCESS;

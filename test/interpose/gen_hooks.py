@@ -28,7 +28,7 @@ FAMILIES = [
       "cuMemRetainAllocationHandle", "cuMemExportToShareableHandle",
       "cuMemImportFromShareableHandle", "cuMemGetHandleForAddressRange", "cuIpcGetMemHandle"]),
     ("memory queries", ["cuMemGetInfo", "cuMemGetAddressRange", "cuPointerGetAttribute",
-                        "cuPointerGetAttributes"]),
+                        "cuPointerGetAttributes", "cuPointerSetAttribute"]),
     ("copies", ["cuMemcpy", "cuMemcpyAsync", "cuMemcpyPeer", "cuMemcpyPeerAsync",
                 "cuMemcpyHtoD", "cuMemcpyHtoDAsync", "cuMemcpyDtoH", "cuMemcpyDtoHAsync",
                 "cuMemcpyDtoD", "cuMemcpyDtoDAsync", "cuMemcpyDtoA", "cuMemcpyAtoD",
