@@ -229,11 +229,20 @@ CUresult hmt_h_pointer_get_attributes(CUresult (*real)(unsigned int, CUpointer_a
      * single-attribute entry at a resident address of the same allocation. */
     for (unsigned i = 0; i < n; i++) {
         if (!data[i]) continue;
+        if (attrs[i] == CU_POINTER_ATTRIBUTE_HOST_POINTER) {   /* the plural form: NULL */
+            *(void **)data[i] = NULL;
+            continue;
+        }
         CUresult r = managed_attr(&pi, data[i], attrs[i], p);
-        if (r == CUDA_ERROR_NOT_FOUND)
-            r = pi.resident_addr ? real(1, &attrs[i], &data[i], pi.resident_addr)
-                                 : evicted_attr(data[i], attrs[i]);
-        (void)r;   /* cuPointerGetAttributes leaves unanswerable entries as they are */
+        if (r != CUDA_ERROR_NOT_FOUND) continue;
+        if (!pi.resident_addr) {
+            (void)evicted_attr(data[i], attrs[i]);   /* others are left as they are */
+            continue;
+        }
+        /* what the driver refuses (an attribute it does not know) it refuses for the whole
+         * call, as without hmt (invariant 6) */
+        r = real(1, &attrs[i], &data[i], pi.resident_addr);
+        if (r != CUDA_SUCCESS) return r;
     }
     return CUDA_SUCCESS;
 }

@@ -2,7 +2,10 @@
  * CU_POINTER_ATTRIBUTE_ACCESS_FLAGS and SYNC_MEMOPS (get, and cuPointerSetAttribute) on an
  * allocation whose every chunk is evicted. hmt asked the driver at a resident address of the
  * allocation and, with none, answered CUDA_ERROR_INVALID_VALUE; cuPointerSetAttribute went to
- * the driver at an unmapped address and failed too. Without hmt all succeed. The child prints
+ * the driver at an unmapped address and failed too. Without hmt all succeed. Also the plural
+ * form on resident memory: HOST_POINTER of device memory is NULL, and an attribute the driver
+ * refuses (P2P_TOKENS on the sim) fails the call, as without hmt (hmt answered success).
+ * The child prints
  * each result and value; the parent compares a run without hmt and one with a 4 MiB budget
  * (the 4 MiB allocation evicts the 2 MiB one), and checks the allocation was evicted.
  *
@@ -15,11 +18,21 @@ static int child(void)
     CUdeviceptr a, c;
     CK(cuMemAlloc(&a, 2 * MIB));
     CK(cuMemsetD8(a, 1, 2 * MIB));
+    /* the plural form on resident memory, with an attribute the driver refuses */
+    CUpointer_attribute at[3] = { CU_POINTER_ATTRIBUTE_HOST_POINTER, CU_POINTER_ATTRIBUTE_P2P_TOKENS,
+                                  CU_POINTER_ATTRIBUTE_MEMORY_TYPE };
+    unsigned long long vals[3][4];
+    memset(vals, 0x5a, sizeof vals);
+    void *d[3] = { vals[0], vals[1], vals[2] };
+    CUresult rp = cuPointerGetAttributes(1, at, d, a);
+    CUresult rq = cuPointerGetAttributes(3, at, d, a);
+    char head[96];
+    snprintf(head, sizeof head, "plural %d:%llx %d ", (int)rp, vals[0][0], (int)rq);
     CK(cuMemAlloc(&c, 4 * MIB));           /* the whole budget: a leaves */
     CK(cuMemsetD8(c, 2, 4 * MIB));
     CK(cuCtxSynchronize());
     char line[512];
-    int n = 0;
+    int n = snprintf(line, sizeof line, "%s", head);
     for (int round = 0; round < 2; round++) {
         unsigned long long v = 7;
         CUresult r = cuPointerGetAttribute(&v, CU_POINTER_ATTRIBUTE_ACCESS_FLAGS, a + 5);
