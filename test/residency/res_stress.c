@@ -43,6 +43,7 @@ static void *work(void *arg)
         CK(cuMemFree(it & 1 ? b : a));
     }
     CK(cuStreamDestroy(s));
+    free(h); free(x); free(out);
     return NULL;
 }
 

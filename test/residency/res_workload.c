@@ -99,6 +99,7 @@ static int child(const char *mode)
         CKC(p_dtoh(h, buf[i], BUF_BYTES));
         hash = res_fnv(hash, h, BUF_BYTES);
     }
+    free(h);
     size_t (*peak)(void) = (size_t (*)(void))res_sym("hmt_sim_peak_device_bytes");
     printf("hash=%016llx peak=%zu\n", (unsigned long long)hash, peak ? peak() : 0);
     return 0;
