@@ -31,6 +31,7 @@
 
 #include <cuda.h>
 #include <cjson/cJSON.h>
+#include "hints_test.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -224,23 +225,6 @@ static int run(const char *mode, const char *ckpt, const char *kernels, const ch
 }
 
 /* ---- checker ------------------------------------------------------------------------------- */
-
-static cJSON *read_json(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)len + 1);
-    size_t got = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    b[got] = 0;
-    cJSON *j = cJSON_Parse(b);
-    free(b);
-    return j;
-}
 
 static int check(int argc, char **argv)
 {

@@ -23,6 +23,7 @@
 
 #include <cuda.h>
 #include <cjson/cJSON.h>
+#include "hints_test.h"
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -67,23 +68,6 @@ static void resolve(void)
     R(cuStreamSynchronize); R(cuModuleLoad); R(cuModuleGetFunction); R(cuLaunchKernel);
     R(cuMemGetAllocationGranularity); R(hmt_sim_device_bytes);
 #undef R
-}
-
-static cJSON *read_json(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)len + 1);
-    size_t got = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    b[got] = 0;
-    cJSON *j = cJSON_Parse(b);
-    free(b);
-    return j;
 }
 
 /* Tier name of tensor `name` in the hints file ("HBM" when not listed). */

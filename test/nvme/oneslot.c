@@ -14,8 +14,8 @@
  * libhmt.so) */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <xxhash.h>
 #include "res_common.h"
+#include "sim_common.h"
 
 #define BUF (8u * MIB)
 #define NF ((int)(BUF / sizeof(float)))
@@ -59,27 +59,13 @@ static void write_hints(const char *path)
     fprintf(f, "{\"format\": \"hmt-tier-hints\", \"version\": 1, \"tensors\": [\n");
     for (int i = 0; i < 3; i++) {
         res_pattern(h, (size_t)NF, (unsigned)i + 1);
-        unsigned long long fp = (unsigned long long)XXH64(h, 65536, BUF);
-        fprintf(f, "  {\"name\": \"b.%d\", \"module\": \"b\", \"tier\": \"SSD\", \"order\": %d, "
-                   "\"dtype\": \"F32\", \"shape\": [%d], \"numel\": %d, \"bytes\": %u, "
-                   "\"fingerprints\": {\"F32\": \"%016llx\"}}%s\n",
-                i, i, NF, NF, BUF, fp, i < 2 ? "," : "");
+        char name[32];
+        snprintf(name, sizeof name, "b.%d", i);
+        hints_entry(f, name, "b", "SSD", i, h, (unsigned)NF, i == 2);
     }
     fprintf(f, "]}\n");
     fclose(f);
     free(h);
-}
-
-static int dir_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n == 0;
 }
 
 int main(int argc, char **argv)

@@ -28,8 +28,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <xxhash.h>
 #include "res_common.h"
+#include "sim_common.h"
 #include "probe.h"
 
 #define NBUF 12
@@ -102,12 +102,11 @@ static void write_hints(const char *path)
     fprintf(f, "{\"format\": \"hmt-tier-hints\", \"version\": 1, \"tensors\": [\n");
     for (int i = 0; i < NBUF; i++) {
         res_pattern(h, (size_t)NFLOAT, (unsigned)i);
-        unsigned long long fp = (unsigned long long)XXH64(h, 65536, BUF_BYTES);
         const char *tier = i % 4 == 0 ? "HBM" : i % 4 == 1 ? "CPU" : "SSD";
-        fprintf(f, "  {\"name\": \"layer.%d.weight\", \"module\": \"layer.%d\", \"tier\": \"%s\", "
-                   "\"order\": %d, \"dtype\": \"F32\", \"shape\": [%d], \"numel\": %d, "
-                   "\"bytes\": %u, \"fingerprints\": {\"F32\": \"%016llx\"}}%s\n",
-                i, i, tier, i, NFLOAT, NFLOAT, BUF_BYTES, fp, i + 1 < NBUF ? "," : "");
+        char name[32], module[32];
+        snprintf(name, sizeof name, "layer.%d.weight", i);
+        snprintf(module, sizeof module, "layer.%d", i);
+        hints_entry(f, name, module, tier, i, h, (unsigned)NFLOAT, i + 1 == NBUF);
     }
     fprintf(f, "]}\n");
     fclose(f);
@@ -137,18 +136,6 @@ static const char *stat_str(const char *path, const char *key)
         snprintf(val, sizeof val, "%s", it->valuestring);
     cJSON_Delete(root);
     return val;
-}
-
-static int dir_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)))
-        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n == 0;
 }
 
 /* kill9 mode: the overflow workload under hmt is killed with SIGKILL while its spill file is
